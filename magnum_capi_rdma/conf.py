@@ -1,0 +1,222 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Configuration options of the driver.
+
+Everything that differs between sites lives here rather than in code: the
+management cluster, the chart's coordinates, Cluster API versions and kinds,
+timeouts, and the site defaults of every label (group ``[capi_rdma_labels]``,
+generated from the label spec so the two cannot drift apart).
+"""
+
+from oslo_config import cfg
+
+from magnum_capi_rdma import labels as label_spec
+
+GROUP = "capi_rdma"
+LABELS_GROUP = "capi_rdma_labels"
+
+capi_rdma_group = cfg.OptGroup(
+    GROUP,
+    title="Cluster API RDMA driver",
+    help="Options of the magnum-capi-rdma Magnum driver.",
+)
+
+management_opts = [
+    cfg.StrOpt(
+        "kubeconfig_file",
+        default="",
+        help="Kubeconfig of the Cluster API management cluster. Empty means "
+        "the in-cluster service account, then ~/.kube/config.",
+    ),
+    cfg.StrOpt(
+        "namespace_prefix",
+        default="magnum-",
+        help="Prefix of the per-project namespace on the management "
+        "cluster. The namespace is <prefix><project id>.",
+    ),
+]
+
+chart_opts = [
+    cfg.StrOpt(
+        "chart_repo",
+        default="https://azimuth-cloud.github.io/capi-helm-charts",
+        help="Where the openstack-cluster chart comes from: an http(s) chart "
+        "repository, an oci:// reference, or a local chart directory.",
+    ),
+    cfg.StrOpt(
+        "chart_name",
+        default="openstack-cluster",
+        help="Name of the chart in chart_repo (ignored for a local "
+        "directory).",
+    ),
+    cfg.StrOpt(
+        "chart_version",
+        default="0.27.0",
+        help="Site default chart version. The capi_helm_chart_version label "
+        "of a cluster template overrides it.",
+    ),
+    cfg.StrOpt(
+        "helm_executable",
+        default="helm",
+        help="Path of the helm binary.",
+    ),
+    cfg.StrOpt(
+        "chart_cache_dir",
+        default="$state_path/capi_rdma/charts",
+        help="Where pulled charts are cached, one folder per repo, name and "
+        "version, so a chart is downloaded once.",
+    ),
+    cfg.IntOpt(
+        "helm_timeout",
+        default=300,
+        min=10,
+        help="Seconds a single helm install, upgrade or uninstall may take.",
+    ),
+    cfg.IntOpt(
+        "helm_retries",
+        default=3,
+        min=0,
+        max=20,
+        help="Retries of a helm operation that failed for a transient "
+        "reason (API unreachable, another operation in progress).",
+    ),
+]
+
+api_opts = [
+    cfg.StrOpt(
+        "cluster_api_version",
+        default="cluster.x-k8s.io/v1beta1",
+        help="apiVersion of Cluster, MachineDeployment, MachineSet, Machine "
+        "and MachineHealthCheck.",
+    ),
+    cfg.StrOpt(
+        "control_plane_api_version",
+        default="controlplane.cluster.x-k8s.io/v1beta1",
+        help="apiVersion of KubeadmControlPlane.",
+    ),
+    cfg.StrOpt(
+        "bootstrap_api_version",
+        default="bootstrap.cluster.x-k8s.io/v1beta1",
+        help="apiVersion of KubeadmConfigTemplate.",
+    ),
+    cfg.StrOpt(
+        "infrastructure_api_version",
+        default="infrastructure.cluster.x-k8s.io/v1beta1",
+        help="apiVersion of OpenStackCluster and OpenStackMachineTemplate.",
+    ),
+    cfg.StrOpt(
+        "addons_api_version",
+        default="addons.stackhpc.com/v1alpha1",
+        help="apiVersion of the addon provider's HelmRelease and Manifests.",
+    ),
+]
+
+timeout_opts = [
+    cfg.IntOpt(
+        "default_create_timeout",
+        default=60,
+        min=1,
+        help="Minutes a create may take when Magnum passes no "
+        "create_timeout.",
+    ),
+    cfg.IntOpt(
+        "update_timeout",
+        default=60,
+        min=1,
+        help="Minutes an update, resize, upgrade or node group operation may "
+        "take before it is marked *_FAILED with what was still pending.",
+    ),
+    cfg.IntOpt(
+        "delete_timeout",
+        default=60,
+        min=1,
+        help="Minutes a delete may take before it is marked DELETE_FAILED. "
+        "A later delete resumes where it stopped.",
+    ),
+    cfg.IntOpt(
+        "status_max_staleness",
+        default=30,
+        min=0,
+        help="Seconds: status and health are never computed from observed "
+        "objects older than this.",
+    ),
+]
+
+keystone_opts = [
+    cfg.StrOpt(
+        "app_credential_prefix",
+        default="magnum-capi-rdma-",
+        help="Prefix of the per-cluster application credential's name; the "
+        "name ends with the cluster UUID so it can be found and removed.",
+    ),
+    cfg.StrOpt(
+        "ca_file",
+        default="",
+        help="CA bundle the workload cluster's OpenStack clients trust, "
+        "written with the cloud credentials. Empty: system trust store.",
+    ),
+    cfg.StrOpt(
+        "endpoint_interface",
+        default="public",
+        choices=["public", "internal"],
+        help="Keystone catalog interface the workload cluster uses.",
+    ),
+]
+
+ALL_OPTS = management_opts + chart_opts + api_opts + timeout_opts + (
+    keystone_opts)
+
+
+def label_default_opts():
+    """One option per label that a site may give a default to."""
+    opts = []
+    for label in label_spec.LABELS.values():
+        if not label.site_default:
+            continue
+        opts.append(
+            cfg.StrOpt(
+                label.name,
+                default=None,
+                help="Site default of the %r label (validated like the "
+                "label): %s" % (label.name, label.help),
+            )
+        )
+    return opts
+
+
+def register_opts(conf=cfg.CONF):
+    conf.register_group(capi_rdma_group)
+    conf.register_opts(ALL_OPTS, group=capi_rdma_group)
+    conf.register_opts(label_default_opts(), group=LABELS_GROUP)
+
+
+def site_label_defaults(conf=cfg.CONF):
+    """The site's label defaults as raw strings, only those that are set."""
+    group = conf[LABELS_GROUP]
+    return {
+        name: group[name]
+        for name, label in label_spec.LABELS.items()
+        if label.site_default and group[name] is not None
+    }
+
+
+def list_opts():
+    """Entry point for oslo-config-generator."""
+    return [
+        (capi_rdma_group, ALL_OPTS),
+        (LABELS_GROUP, label_default_opts()),
+    ]
+
+
+register_opts()
