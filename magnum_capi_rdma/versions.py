@@ -1,0 +1,53 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Kubernetes version rules for upgrades (pure)."""
+
+import re
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def parse(version):
+    """``(major, minor, patch)`` of ``v1.33.1`` or ``1.33.1``, else None."""
+    match = _VERSION.match((version or "").strip())
+    if not match:
+        return None
+    return tuple(int(x) for x in match.groups())
+
+
+def upgrade_problem(current, target):
+    """Why upgrading from ``current`` to ``target`` is refused, or None.
+
+    Kubernetes supports moving one minor version at a time and never
+    backwards; the same version is a no-op that is refused too so that the
+    user learns nothing would happen.
+    """
+    new = parse(target)
+    if new is None:
+        return "Upgrading to %r (not a version like v1.33.1)" % (target,)
+    old = parse(current)
+    if old is None:
+        return None  # nothing known yet: the chart decides
+    fmt = "v%d.%d.%d"
+    if new < old:
+        return "Downgrading from %s to %s" % (fmt % old, fmt % new)
+    if new == old:
+        return "Upgrading to %s, the version it already runs," % (fmt % new)
+    if new[0] != old[0]:
+        return "Upgrading across major versions (%s to %s)" % (
+            fmt % old, fmt % new)
+    if new[1] - old[1] > 1:
+        return ("Skipping minor versions (%s to %s; upgrade to v%d.%d.x "
+                "first)" % (fmt % old, fmt % new, old[0], old[1] + 1))
+    return None

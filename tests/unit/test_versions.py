@@ -1,0 +1,37 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tests of the upgrade version rules."""
+
+import pytest
+
+from magnum_capi_rdma import versions
+
+
+@pytest.mark.parametrize("current,target,fragment", [
+    ("v1.33.1", "v1.34.0", None),
+    ("v1.33.1", "v1.33.4", None),
+    ("1.33.1", "v1.34.2", None),
+    (None, "v1.34.2", None),
+    ("v1.33.1", "v1.32.9", "Downgrading from v1.33.1 to v1.32.9"),
+    ("v1.33.1", "v1.35.0", "Skipping minor versions"),
+    ("v1.33.1", "v1.33.1", "already runs"),
+    ("v1.33.1", "v2.0.0", "across major versions"),
+    ("v1.33.1", "latest", "not a version"),
+])
+def test_upgrade_problem(current, target, fragment):
+    problem = versions.upgrade_problem(current, target)
+    if fragment is None:
+        assert problem is None
+    else:
+        assert fragment in problem
