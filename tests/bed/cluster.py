@@ -31,6 +31,7 @@ import atexit
 import base64
 import datetime
 import http.client
+import ipaddress
 import json
 import os
 import secrets
@@ -42,12 +43,11 @@ import subprocess
 import tempfile
 import time
 
-from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography import x509
 from cryptography.x509.oid import NameOID
-import ipaddress
 import yaml
 
 from tests.bed import tools
@@ -298,7 +298,8 @@ class ManagementCluster(object):
             time.sleep(0.1)
         raise BedError(
             "kube-apiserver at %s not ready after %ss (last answer: %s); "
-            "see %s" % (self.server, timeout, last, self._log("kube-apiserver")))
+            "see %s" % (self.server, timeout, last,
+                        self._log("kube-apiserver")))
 
     def pids(self):
         """{name: pid} of the processes this bed started."""

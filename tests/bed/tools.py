@@ -27,7 +27,7 @@ class ToolMissing(RuntimeError):
 
 
 def cache_dir():
-    """The project's cache directory (same rule as tools/install-test-tools)."""
+    """The project's cache directory (as in tools/install-test-tools)."""
     explicit = os.environ.get("MAGNUM_CAPI_RDMA_CACHE")
     if explicit:
         return explicit

@@ -1,0 +1,130 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Shared fixtures: the real management cluster (etcd + kube-apiserver).
+
+``management_cluster`` starts one bed per test session (only when a test
+asks for it), installs the project's CRDs and reports its start time in the
+pytest summary. Without the pinned binaries the tests that need the bed are
+skipped, except in CI (env ``CI`` set), where that is an error.
+"""
+
+import os
+import sys
+import uuid
+
+import pytest
+
+from tests.bed import tools
+
+_TIMINGS = []
+
+
+def require_bed_tools():
+    """Skip (locally) or fail (in CI) when the pinned binaries are missing."""
+    missing = tools.missing_tools()
+    if not missing:
+        return
+    message = ("test bed binaries missing (%s) in %s: run "
+               "tools/install-test-tools" % (", ".join(missing),
+                                             tools.bin_dir()))
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _TIMINGS:
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def helm_bin():
+    """Path of the pinned helm binary."""
+    require_bed_tools()
+    return tools.tool_path("helm")
+
+
+@pytest.fixture(scope="session")
+def management_cluster(tmp_path_factory):
+    """A running ManagementCluster with the project's CRDs installed."""
+    require_bed_tools()
+    from kubernetes import config
+
+    from magnum_capi_rdma.simulator import crds
+    from tests.bed import cluster
+
+    bed = cluster.ManagementCluster(
+        str(tmp_path_factory.mktemp("management-cluster")))
+    bed.start()
+    try:
+        line = ("test bed: kube-apiserver %s ready in %.2fs "
+                "(etcd + kube-apiserver from empty folders)"
+                % (bed.server, bed.started_in))
+        print(line)
+        print(line, file=sys.stderr)
+        _TIMINGS.append(line)
+        api_client = config.new_client_from_config(bed.kubeconfig)
+        try:
+            crds.install_crds(api_client)
+        finally:
+            api_client.close()
+        yield bed
+    finally:
+        bed.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(management_cluster):
+    """Path of the bed's admin kubeconfig (``system:masters``)."""
+    return management_cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def kube_api_client(kubeconfig):
+    """A kubernetes.client.ApiClient for the admin kubeconfig."""
+    from kubernetes import config
+
+    api_client = config.new_client_from_config(kubeconfig)
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def namespace(kube_api_client, request):
+    """A fresh, uniquely named namespace, deleted afterwards.
+
+    The bed runs no kube-controller-manager, so nothing would finalize the
+    namespace: teardown deletes it and removes its finalizer itself.
+    """
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    base = "".join(c if c.isalnum() else "-"
+                   for c in request.node.name.lower())[:40].strip("-")
+    name = "%s-%s" % (base or "test", uuid.uuid4().hex[:6])
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    _delete_namespace(core, name)
+
+
+def _delete_namespace(core, name):
+    from kubernetes.client import exceptions
+
+    try:
+        core.delete_namespace(name)
+        core.replace_namespace_finalize(
+            name, {"metadata": {"name": name}, "spec": {"finalizers": []}})
+    except exceptions.ApiException as exc:
+        if exc.status != 404:
+            raise
