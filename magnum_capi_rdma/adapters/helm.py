@@ -1,0 +1,395 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Helm through pyhelm3, behind a small synchronous facade.
+
+Magnum runs its services on threads, pyhelm3 is asyncio. Every coroutine
+runs on ONE daemon thread that owns one event loop for the whole process;
+callers block on ``run_coroutine_threadsafe(...).result(timeout)``.
+
+The chart comes from a local directory (used as is), an http(s) chart
+repository or an ``oci://`` reference. Remote charts are pulled once per
+(repo, name, version) into ``cache_dir`` and reused from there: no download
+per call, and the cache survives restarts.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+
+from oslo_config import cfg
+import pyhelm3
+from pyhelm3 import errors as helm_errors
+
+LOG = logging.getLogger(__name__)
+
+#: stderr fragments (lower case) of failures worth retrying.
+TRANSIENT_PATTERNS = (
+    "another operation (install/upgrade/rollback) is in progress",
+    "connection refused",
+    "connection reset",
+    "i/o timeout",
+    "tls handshake timeout",
+    "context deadline exceeded",
+    "operation timed out",
+    "network is unreachable",
+    "no route to host",
+    "etcdserver",
+    "the server is currently unable to handle the request",
+    "too many requests",
+    "the object has been modified",
+    "unexpected eof",
+    "http2: client connection lost",
+    "service unavailable",
+    "internal error occurred",
+)
+
+MAX_MESSAGE = 400
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 15.0
+
+
+class HelmError(Exception):
+    """A helm operation failed.
+
+    ``transient`` is True when retrying later may succeed (API unreachable,
+    another operation in progress). The message is one short line from
+    helm's stderr: never the values.
+    """
+
+    def __init__(self, message, transient=False, operation=None,
+                 release=None):
+        self.transient = transient
+        self.operation = operation
+        self.release = release
+        super().__init__(message)
+
+
+def is_transient(stderr):
+    """True if helm's stderr says the failure may go away by itself."""
+    text = (stderr or "").lower()
+    return any(pattern in text for pattern in TRANSIENT_PATTERNS)
+
+
+def meaningful_line(stderr):
+    """The line of helm's stderr that says what went wrong, shortened."""
+    lines = [line.strip() for line in (stderr or "").splitlines()
+             if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "")
+    if chosen.startswith("Error:"):
+        chosen = chosen[len("Error:"):].strip()
+    # A schema failure lists the offending fields on the following lines.
+    if errors and "schema" in chosen.lower():
+        index = lines.index(errors[-1])
+        details = [line.lstrip("- ") for line in lines[index + 1:index + 4]]
+        if details:
+            chosen = "%s: %s" % (chosen.rstrip(":"), "; ".join(details))
+    if len(chosen) > MAX_MESSAGE:
+        chosen = chosen[:MAX_MESSAGE - 3] + "..."
+    return chosen or "helm failed without a message"
+
+
+def _error_from(exc, operation, release):
+    """Map a pyhelm3 (or other) exception to a HelmError."""
+    if isinstance(exc, HelmError):
+        return exc
+    if isinstance(exc, helm_errors.Error):
+        stderr = exc.stderr.decode(errors="replace")
+        transient = (isinstance(exc, helm_errors.ConnectionError)
+                     or is_transient(stderr))
+        message = meaningful_line(stderr)
+    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        transient, message = True, "timed out"
+    elif isinstance(exc, OSError):
+        transient, message = False, "cannot run helm: %s" % exc
+    else:
+        transient, message = False, "%s: %s" % (type(exc).__name__, exc)
+    what = operation if release is None else "%s of release %s" % (
+        operation, release)
+    return HelmError("helm %s failed: %s" % (what, message),
+                     transient=transient, operation=operation,
+                     release=release)
+
+
+class _LoopThread(object):
+    """One asyncio event loop in one daemon thread, shared by all."""
+
+    _lock = threading.Lock()
+    _loop = None
+
+    @classmethod
+    def loop(cls):
+        with cls._lock:
+            if cls._loop is None or cls._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=cls._serve, args=(loop,),
+                    name="capi-rdma-helm-loop", daemon=True)
+                thread.start()
+                cls._loop = loop
+            return cls._loop
+
+    @staticmethod
+    def _serve(loop):
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+
+    @classmethod
+    def run(cls, coro, timeout):
+        """Run ``coro`` on the shared loop and wait for its result."""
+        future = asyncio.run_coroutine_threadsafe(coro, cls.loop())
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+def run_sync(coro, timeout):
+    """Run a coroutine on the shared helm loop thread (blocking)."""
+    return _LoopThread.run(coro, timeout)
+
+
+def _is_remote(repo):
+    return bool(repo) and repo.startswith(("http://", "https://", "oci://"))
+
+
+def _cache_key(repo, name, version):
+    digest = hashlib.sha256(
+        ("%s\0%s\0%s" % (repo, name, version)).encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", "%s-%s" % (name, version))
+    return "%s-%s" % (safe, digest)
+
+
+class Helm(object):
+    """Synchronous helm facade for one management cluster and one chart."""
+
+    def __init__(self, executable, kubeconfig, chart_repo, chart_name,
+                 cache_dir, timeout, retries, default_version=None,
+                 backoff=BACKOFF_BASE):
+        self.executable = executable
+        self.kubeconfig = kubeconfig or None
+        self.chart_repo = chart_repo
+        self.chart_name = chart_name
+        self.cache_dir = cache_dir
+        self.timeout = int(timeout)
+        self.retries = int(retries)
+        self.default_version = default_version
+        self.backoff = backoff
+        self._charts = {}
+        self._chart_lock = threading.Lock()
+        self._command = None
+        self._client = None
+        self._client_lock = threading.Lock()
+        #: How many times a chart was downloaded (for tests and logs).
+        self.pulls = 0
+
+    @classmethod
+    def from_config(cls, conf=cfg.CONF):
+        group = conf.capi_rdma
+        return cls(
+            executable=group.helm_executable,
+            kubeconfig=group.kubeconfig_file,
+            chart_repo=group.chart_repo,
+            chart_name=group.chart_name,
+            cache_dir=group.chart_cache_dir,
+            timeout=group.helm_timeout,
+            retries=group.helm_retries,
+            default_version=group.chart_version,
+        )
+
+    # -- plumbing ---------------------------------------------------------
+    def _helm_timeout(self):
+        return "%ds" % self.timeout
+
+    def _clients(self):
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._command = pyhelm3.Command(
+                        default_timeout=self._helm_timeout(),
+                        executable=self.executable,
+                        kubeconfig=self.kubeconfig,
+                    )
+                    self._client = pyhelm3.Client(command=self._command,
+                                                  executable=self.executable)
+                except (AssertionError, OSError, ValueError) as exc:
+                    raise HelmError(
+                        "cannot use helm executable %r: %s"
+                        % (self.executable, exc or "not found"))
+            return self._client, self._command
+
+    def _run(self, operation, release, factory):
+        """Run the coroutine made by ``factory()`` once, mapping errors."""
+        try:
+            return run_sync(factory(), self.timeout + 30)
+        except Exception as exc:  # noqa: B902 - mapped to HelmError
+            raise _error_from(exc, operation, release) from None
+
+    def _with_retries(self, operation, release, factory):
+        attempt = 0
+        while True:
+            try:
+                return self._run(operation, release, factory)
+            except HelmError as exc:
+                if not exc.transient or attempt >= self.retries:
+                    raise
+                delay = min(self.backoff * (2 ** attempt), BACKOFF_MAX)
+                attempt += 1
+                LOG.warning("%s; retry %d of %d in %.1fs", exc, attempt,
+                            self.retries, delay)
+                time.sleep(delay)
+
+    # -- chart resolution ---------------------------------------------------
+    def chart_path(self, chart_version=None):
+        """Local directory of the chart for ``chart_version``.
+
+        A local chart directory is used as is; a remote chart is pulled
+        once into the cache.
+        """
+        repo = self.chart_repo
+        if not _is_remote(repo):
+            if not (repo and os.path.isfile(os.path.join(repo, "Chart.yaml"))):
+                raise HelmError(
+                    "chart_repo %r is neither an http(s) or oci:// "
+                    "repository nor a chart directory (no Chart.yaml)"
+                    % repo)
+            if chart_version:
+                LOG.debug("Local chart %s: version %s ignored", repo,
+                          chart_version)
+            return os.path.abspath(repo)
+        version = chart_version or self.default_version
+        if not version:
+            raise HelmError("no chart version: set [capi_rdma] chart_version "
+                            "or the template's chart version label")
+        key = _cache_key(repo, self.chart_name, version)
+        with self._chart_lock:
+            path = self._charts.get(key)
+            if path and os.path.isfile(os.path.join(path, "Chart.yaml")):
+                return path
+            path = os.path.join(self.cache_dir, key)
+            if not os.path.isfile(os.path.join(path, "Chart.yaml")):
+                self._pull(repo, version, path)
+            self._charts[key] = path
+            return path
+
+    def _pull(self, repo, version, destination):
+        _, command = self._clients()
+        os.makedirs(self.cache_dir, exist_ok=True)
+        if repo.startswith("oci://"):
+            ref, repo_arg = "%s/%s" % (repo.rstrip("/"), self.chart_name), None
+        else:
+            ref, repo_arg = self.chart_name, repo
+        LOG.info("Pulling chart %s version %s from %s", self.chart_name,
+                 version, repo)
+        staging = tempfile.mkdtemp(prefix=".pull-", dir=self.cache_dir)
+        try:
+            unpacked = self._with_retries(
+                "pull of chart %s %s" % (self.chart_name, version), None,
+                lambda: command.pull(ref, repo=repo_arg, version=version))
+            self.pulls += 1
+            chart_dir = os.path.join(str(unpacked), self.chart_name)
+            if not os.path.isfile(os.path.join(chart_dir, "Chart.yaml")):
+                raise HelmError("pulled chart %s %s has no Chart.yaml"
+                                % (self.chart_name, version))
+            shutil.move(chart_dir, os.path.join(staging, "chart"))
+            try:
+                os.rename(os.path.join(staging, "chart"), destination)
+            except OSError:
+                # Another process won the race: its copy is as good.
+                if not os.path.isfile(os.path.join(destination,
+                                                   "Chart.yaml")):
+                    raise
+            shutil.rmtree(str(unpacked), ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # -- releases -------------------------------------------------------------
+    def install_or_upgrade(self, release, namespace, values,
+                           chart_version=None):
+        """Install or upgrade ``release``; return the new revision.
+
+        Does not wait for readiness (the status sync watches that).
+        Transient failures are retried ``retries`` times with backoff.
+        """
+        path = self.chart_path(chart_version)
+        client, command = self._clients()
+
+        async def install():
+            chart = await client.get_chart(path)
+            revision = await client.install_or_upgrade_release(
+                release, chart, values or {}, namespace=namespace,
+                create_namespace=True, wait=False, timeout=self._helm_timeout())
+            return revision.revision
+
+        revision = self._with_retries("install/upgrade", release, install)
+        LOG.info("Release %s/%s at revision %s", namespace, release,
+                 revision)
+        return revision
+
+    def uninstall(self, release, namespace):
+        """Uninstall ``release``; False if it did not exist."""
+        if self._status(release, namespace) is None:
+            return False
+        _, command = self._clients()
+
+        async def uninstall():
+            try:
+                await command.uninstall(release, namespace=namespace,
+                                        timeout=self._helm_timeout())
+            except helm_errors.ReleaseNotFoundError:
+                return False
+            return True
+
+        return self._with_retries("uninstall", release, uninstall)
+
+    def _status(self, release, namespace):
+        """``helm get metadata`` as a dict, or None if not installed.
+
+        Keys used: ``revision``, ``status``, ``version`` (of the chart).
+        """
+        _, command = self._clients()
+
+        async def metadata():
+            try:
+                out = await command.run(
+                    ["get", "metadata", release, "--output", "json",
+                     "--namespace", namespace])
+            except helm_errors.ReleaseNotFoundError:
+                return None
+            return json.loads(out)
+
+        return self._with_retries("status", release, metadata)
+
+    def revision(self, release, namespace):
+        """Current revision number, or None if not installed."""
+        status = self._status(release, namespace)
+        return None if status is None else status.get("revision")
+
+    def status(self, release, namespace):
+        """deployed / failed / pending-upgrade ..., or None."""
+        status = self._status(release, namespace)
+        return None if status is None else status.get("status")
+
+    def chart_version_of(self, release, namespace):
+        """Version of the chart the release runs, or None."""
+        status = self._status(release, namespace)
+        return None if status is None else status.get("version")
