@@ -79,11 +79,14 @@ STATE = os.path.abspath(os.environ.get("MAGNUM_CAPI_RDMA_STATE")
 CACHE = os.path.abspath(os.environ.get("MAGNUM_CAPI_RDMA_CACHE")
                         or _default_cache())
 T0 = time.monotonic()
+_LOG_LOCK = threading.Lock()
 
 
 def log(message):
-    print("[stack %5.1fs] %s" % (time.monotonic() - T0, message),
-          flush=True)
+    line = "[stack %5.1fs] %s\n" % (time.monotonic() - T0, message)
+    with _LOG_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def path(*parts):
