@@ -1,0 +1,218 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The demo: an RDMA cluster from `openstack coe` on the local stack.
+
+Runs as the `demo` project's member user, through the real CLI
+(python-openstackclient + python-magnumclient) against the real Keystone,
+Glance and Magnum of tools/stack. Prints each step, the wall time and the
+peak memory of the whole stack.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+STATE = os.path.abspath(os.environ.get("MAGNUM_CAPI_RDMA_STATE") or
+                        os.path.join(os.environ.get("XDG_STATE_HOME") or
+                                     os.path.expanduser("~/.local/state"),
+                                     "magnum-capi-rdma", "stack"))
+T0 = time.monotonic()
+
+TEMPLATE = "rdma-demo"
+CLUSTER = "rdma-demo"
+LABELS = {
+    "kube_tag": "v1.33.1",
+    "rdma_mode": "macvlan",
+    "rdma_network": "rdma-net",
+    "rdma_interface": "ens4",
+    "rdma_mtu": "9000",
+    "rdma_ip_range": "192.168.100.0/24",
+    "rdma_ofed_enabled": "true",
+    "gpu_operator_enabled": "true",
+    "monitoring_enabled": "true",
+}
+
+
+def log(message):
+    print("[demo %5.1fs] %s" % (time.monotonic() - T0, message), flush=True)
+
+
+def load_stack():
+    with open(os.path.join(STATE, "stack.json")) as f:
+        return json.load(f)
+
+
+class Cli(object):
+    def __init__(self, stack, project="demo"):
+        self.openstack = stack["openstack"]
+        self.env = dict(os.environ, **stack["credentials"][project])
+        for key in ("OS_CLOUD", "OS_TOKEN"):
+            self.env.pop(key, None)
+
+    def __call__(self, *args, parse=True, check=True):
+        argv = [self.openstack] + list(args)
+        if parse:
+            argv += ["-f", "json"]
+        proc = subprocess.run(argv, env=self.env, capture_output=True,
+                              text=True)
+        if check and proc.returncode != 0:
+            raise SystemExit("demo: `openstack %s` failed: %s" % (
+                " ".join(args), proc.stderr.strip()[-800:]))
+        if not parse:
+            return proc
+        return json.loads(proc.stdout or "null")
+
+
+def ensure_image(cli, name):
+    images = cli("image", "list", "--name", name)
+    if images:
+        return images[0]["ID"]
+    log("creating image %s (os_distro=ubuntu)" % name)
+    image = cli("image", "create", name, "--disk-format", "raw",
+                "--container-format", "bare", "--property",
+                "os_distro=ubuntu", "--property", "kube_version=v1.33.1")
+    return image["id"]
+
+
+def ensure_template(cli, image):
+    existing = cli("coe", "cluster", "template", "list")
+    if any(t["name"] == TEMPLATE for t in existing or ()):
+        return
+    labels = ",".join("%s=%s" % kv for kv in sorted(LABELS.items()))
+    log("creating cluster template %s with labels %s" % (TEMPLATE, labels))
+    cli("coe", "cluster", "template", "create", TEMPLATE,
+        "--coe", "kubernetes", "--image", image,
+        "--external-network", "public", "--flavor", "m1.small",
+        "--master-flavor", "m1.small", "--keypair", "demo",
+        "--network-driver", "calico", "--master-lb-enabled",
+        "--labels", labels)
+
+
+def wait_cluster(cli, wanted, timeout=300):
+    last = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = cli("coe", "cluster", "show", CLUSTER, parse=False,
+                   check=False)
+        if proc.returncode != 0:
+            if wanted == "DELETE_COMPLETE" and "not found" in (
+                    proc.stderr.lower()):
+                log("cluster %s: deleted" % CLUSTER)
+                return None
+            raise SystemExit("demo: cluster show failed: %s" %
+                             proc.stderr.strip()[-400:])
+        show = cli("coe", "cluster", "show", CLUSTER)
+        line = "%s %s" % (show["status"], show.get("status_reason") or "")
+        if line != last:
+            log("cluster %s: %s" % (CLUSTER, line))
+            last = line
+        if show["status"] == wanted:
+            return show
+        if show["status"].endswith("_FAILED"):
+            raise SystemExit("demo: cluster failed: %s" %
+                             show.get("status_reason"))
+        time.sleep(2)
+    raise SystemExit("demo: timed out waiting for %s" % wanted)
+
+
+def show_rdma_placement(stack, show):
+    """Where the RDMA add-ons landed, read back from the management
+    cluster."""
+    kubeconfig = os.path.join(STATE, "mgmt", "kubeconfig")
+    sys.path.insert(0, stack["repo"])
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
+    python = os.path.join(stack["venv"], "bin", "python")
+    code = r'''
+import json, sys, yaml
+from kubernetes import client, config
+config.load_kube_config()
+api = client.CustomObjectsApi()
+release = sys.argv[1]
+sel = "capi.stackhpc.com/cluster=" + release
+ns = [n.metadata.name for n in client.CoreV1Api().list_namespace().items
+      if n.metadata.name.startswith("magnum-")]
+for kind in ("helmreleases", "manifests"):
+    for n in ns:
+        for o in api.list_namespaced_custom_object(
+                "addons.stackhpc.com", "v1alpha1", n, kind,
+                label_selector=sel)["items"]:
+            print("  add-on %-45s %-10s %s" % (
+                o["metadata"]["name"], o.get("status", {}).get("phase"),
+                o["kind"]))
+for n in ns:
+    for md in api.list_namespaced_custom_object(
+            "cluster.x-k8s.io", "v1beta1", n, "machinedeployments",
+            label_selector=sel)["items"]:
+        print("  node group %-30s replicas %s" % (
+            md["metadata"]["labels"].get("capi.stackhpc.com/node-group"),
+            md["spec"].get("replicas")))
+'''
+    log("RDMA add-ons and node groups of release %s:" % show["stack_id"])
+    subprocess.run([python, "-c", code, show["stack_id"]], env=env,
+                   check=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the demo cluster running")
+    args = parser.parse_args(argv)
+    stack = load_stack()
+    cli = Cli(stack)
+    image = ensure_image(cli, stack.get("image") or "ubuntu-2404-kube")
+    ensure_template(cli, image)
+    log("template: %s" % json.dumps(
+        cli("coe", "cluster", "template", "show", TEMPLATE)["labels"],
+        sort_keys=True))
+    if not any(c["name"] == CLUSTER for c in cli("coe", "cluster", "list")):
+        log("creating cluster %s (1 master, 2 workers)" % CLUSTER)
+        cli("coe", "cluster", "create", CLUSTER, "--cluster-template",
+            TEMPLATE, "--master-count", "1", "--node-count", "2",
+            parse=False)
+    show = wait_cluster(cli, "CREATE_COMPLETE")
+    log("api_address %s, coe_version %s, masters %s, nodes %s, health %s" %
+        (show["api_address"], show["coe_version"],
+         show["master_addresses"], show["node_addresses"],
+         show.get("health_status")))
+    show_rdma_placement(stack, show)
+    with tempfile.TemporaryDirectory() as tmp:
+        cli("coe", "cluster", "config", CLUSTER, "--dir", tmp, "--force",
+            parse=False)
+        with open(os.path.join(tmp, "config")) as f:
+            config = f.read()
+        server = [line.strip() for line in config.splitlines()
+                  if line.strip().startswith("server:")]
+        log("openstack coe cluster config: kubeconfig with %s, %d bytes" %
+            (server[0] if server else "no server", len(config)))
+    if not args.keep:
+        log("deleting cluster %s" % CLUSTER)
+        cli("coe", "cluster", "delete", CLUSTER, parse=False)
+        wait_cluster(cli, "DELETE_COMPLETE")
+    metrics_path = os.path.join(STATE, "metrics.json")
+    peak = ""
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+        peak = ", stack up %.1f s, stack peak memory %.0f MiB" % (
+            metrics["wall_seconds"], metrics["peak_rss_bytes"] / 1048576.0)
+    log("demo done in %.1f s%s" % (time.monotonic() - T0, peak))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
