@@ -337,7 +337,8 @@ class Helm(object):
             chart = await client.get_chart(path)
             revision = await client.install_or_upgrade_release(
                 release, chart, values or {}, namespace=namespace,
-                create_namespace=True, wait=False, timeout=self._helm_timeout())
+                create_namespace=True, wait=False,
+                timeout=self._helm_timeout())
             return revision.revision
 
         revision = self._with_retries("install/upgrade", release, install)

@@ -1,0 +1,449 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The management cluster through the ``kubernetes`` client.
+
+Kinds are addressed by a short key ("cluster", "machine", ...); their
+group and version come from the ``[capi_rdma]`` ``*_api_version`` options
+and their plurals from :data:`KINDS`. API errors become :class:`KubeError`
+naming the object. Secret data is never logged.
+"""
+
+import base64
+import logging
+
+from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
+
+#: short key -> (apiVersion option, plural)
+KINDS = {
+    "cluster": ("cluster_api_version", "clusters"),
+    "machinedeployment": ("cluster_api_version", "machinedeployments"),
+    "machineset": ("cluster_api_version", "machinesets"),
+    "machine": ("cluster_api_version", "machines"),
+    "machinehealthcheck": ("cluster_api_version", "machinehealthchecks"),
+    "kubeadmcontrolplane": ("control_plane_api_version",
+                            "kubeadmcontrolplanes"),
+    "kubeadmconfigtemplate": ("bootstrap_api_version",
+                              "kubeadmconfigtemplates"),
+    "openstackcluster": ("infrastructure_api_version", "openstackclusters"),
+    "openstackmachinetemplate": ("infrastructure_api_version",
+                                 "openstackmachinetemplates"),
+    "openstackmachine": ("infrastructure_api_version", "openstackmachines"),
+    "helmrelease": ("addons_api_version", "helmreleases"),
+    "manifests": ("addons_api_version", "manifests"),
+}
+
+#: Kinds whose presence keeps a namespace from being "empty".
+CAPI_KINDS = ("cluster", "machinedeployment", "machine",
+              "kubeadmcontrolplane", "openstackcluster", "helmrelease",
+              "manifests")
+
+HELM_RELEASE_SECRET_SELECTOR = "owner=helm"
+MERGE_PATCH = "application/merge-patch+json"
+#: Secrets the driver owns (the default of delete_namespace_if_empty).
+OWNER_SELECTOR = "magnum.openstack.org/managed-by=magnum-capi-rdma"
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed.
+
+    ``status`` is the HTTP status (None when the server was not reached);
+    ``transient`` is True for connection errors, 429 and 5xx.
+    """
+
+    def __init__(self, message, status=None, transient=False):
+        self.status = status
+        self.transient = transient
+        super().__init__(message)
+
+
+def _reason(exc):
+    """The API server's message from an ApiException, shortened."""
+    import json
+
+    body = getattr(exc, "body", None)
+    message = None
+    if body:
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, TypeError, AttributeError):
+            message = None
+    message = message or getattr(exc, "reason", None) or str(exc)
+    message = " ".join(str(message).split())
+    return message[:300]
+
+
+def _describe(what, namespace, name):
+    if namespace and name:
+        return "%s %s/%s" % (what, namespace, name)
+    return "%s %s" % (what, name or namespace or "")
+
+
+def map_error(exc, action, what, namespace=None, name=None):
+    """A KubeError for ``exc`` naming the object; other errors pass."""
+    from kubernetes.client import exceptions
+    import urllib3
+
+    target = _describe(what, namespace, name).strip()
+    if isinstance(exc, exceptions.ApiException) and exc.status:
+        status = int(exc.status)
+        return KubeError(
+            "cannot %s %s: %s (HTTP %d)" % (action, target, _reason(exc),
+                                            status),
+            status=status, transient=status in TRANSIENT_STATUSES)
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError,
+                        exceptions.ApiException)):
+        return KubeError("cannot %s %s: management cluster unreachable "
+                         "(%s)" % (action, target, type(exc).__name__),
+                         transient=True)
+    return None
+
+
+def _encode(data):
+    return {key: base64.b64encode(
+        value if isinstance(value, bytes) else str(value).encode()).decode()
+        for key, value in (data or {}).items()}
+
+
+def _decode(data):
+    out = {}
+    for key, value in (data or {}).items():
+        raw = base64.b64decode(value)
+        try:
+            out[key] = raw.decode()
+        except UnicodeDecodeError:
+            out[key] = raw
+    return out
+
+
+class Kube(object):
+    """Narrow access to the management cluster."""
+
+    def __init__(self, api_client, api_versions, plurals=None):
+        from kubernetes import client
+
+        self.api_client = api_client
+        self.api_versions = dict(api_versions)
+        self.plurals = dict(plurals or {})
+        self.core = client.CoreV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    @classmethod
+    def from_config(cls, conf=cfg.CONF):
+        """From ``kubeconfig_file``; empty: in-cluster, then default."""
+        from kubernetes import config
+
+        group = conf.capi_rdma
+        path = group.kubeconfig_file
+        try:
+            if path:
+                api_client = config.new_client_from_config(path)
+            else:
+                api_client = cls._default_client()
+        except (config.ConfigException, OSError, ValueError) as exc:
+            raise KubeError(
+                "cannot load the management cluster's kubeconfig %s: %s"
+                % (path or "(in-cluster or ~/.kube/config)", exc))
+        versions = {option: group[option]
+                    for option, _ in KINDS.values()}
+        return cls(api_client, versions)
+
+    @staticmethod
+    def _default_client():
+        from kubernetes import client
+        from kubernetes import config
+
+        try:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            return config.new_client_from_config()
+
+    # -- custom resources -------------------------------------------------
+    def gvp(self, kind):
+        """(group, version, plural) of a short kind key."""
+        try:
+            option, plural = KINDS[kind]
+        except KeyError:
+            raise KubeError("unknown kind %r: expected one of %s"
+                            % (kind, ", ".join(sorted(KINDS))))
+        api_version = self.api_versions.get(option) or ""
+        group, sep, version = api_version.partition("/")
+        if not (sep and group and version):
+            raise KubeError("[capi_rdma] %s must be GROUP/VERSION, got %r"
+                            % (option, api_version))
+        return group, version, self.plurals.get(kind, plural)
+
+    def _call(self, action, what, namespace, name, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # noqa: B902 - mapped below
+            error = map_error(exc, action, what, namespace, name)
+            if error is None:
+                raise
+            raise error from None
+
+    def get(self, kind, namespace, name):
+        """The object as a dict, or None if it does not exist."""
+        group, version, plural = self.gvp(kind)
+        try:
+            return self._call(
+                "read", kind, namespace, name,
+                self.custom.get_namespaced_custom_object,
+                group, version, namespace, plural, name)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, kind, namespace, label_selector=None):
+        """Objects of ``kind`` in ``namespace`` (a list of dicts)."""
+        group, version, plural = self.gvp(kind)
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        result = self._call(
+            "list", kind + "s", namespace, None,
+            self.custom.list_namespaced_custom_object,
+            group, version, namespace, plural, **kwargs)
+        return result.get("items", [])
+
+    def list_all(self, kind, label_selector=None):
+        """Objects of ``kind`` in every namespace."""
+        group, version, plural = self.gvp(kind)
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        result = self._call(
+            "list", kind + "s", "all namespaces", None,
+            self.custom.list_cluster_custom_object,
+            group, version, plural, **kwargs)
+        return result.get("items", [])
+
+    def patch(self, kind, namespace, name, body):
+        """JSON merge patch of an object; returns the patched object."""
+        group, version, plural = self.gvp(kind)
+        return self._call(
+            "patch", kind, namespace, name,
+            self.custom.patch_namespaced_custom_object,
+            group, version, namespace, plural, name, body,
+            _content_type=MERGE_PATCH)
+
+    def annotate(self, kind, namespace, name, annotations):
+        """Set (or with a None value remove) annotations of an object."""
+        return self.patch(kind, namespace, name,
+                          {"metadata": {"annotations": dict(annotations)}})
+
+    def delete(self, kind, namespace, name):
+        """Delete an object; False if it was already gone."""
+        group, version, plural = self.gvp(kind)
+        try:
+            self._call("delete", kind, namespace, name,
+                       self.custom.delete_namespaced_custom_object,
+                       group, version, namespace, plural, name)
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # -- namespaces -----------------------------------------------------------
+    def ensure_namespace(self, name, labels=None):
+        """Create the namespace if needed; add missing labels."""
+        try:
+            current = self._call("read", "namespace", None, name,
+                                 self.core.read_namespace, name)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        if current is None:
+            body = {"metadata": {"name": name, "labels": dict(labels or {})}}
+            try:
+                self._call("create", "namespace", None, name,
+                           self.core.create_namespace, body)
+                return
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+                return
+        have = current.metadata.labels or {}
+        missing = {k: v for k, v in (labels or {}).items()
+                   if have.get(k) != v}
+        if missing:
+            self._call("label", "namespace", None, name,
+                       self.core.patch_namespace, name,
+                       {"metadata": {"labels": missing}},
+                       _content_type=MERGE_PATCH)
+
+    def namespace_is_empty(self, name, secret_selector=None):
+        """True if nothing of ours is left in the namespace.
+
+        Ours: Secrets matching ``secret_selector`` (if given), helm
+        release Secrets, and every Cluster API kind of :data:`CAPI_KINDS`.
+        """
+        if secret_selector and self.list_secrets(name, secret_selector):
+            return False
+        if self.list_secrets(name, HELM_RELEASE_SECRET_SELECTOR):
+            return False
+        for kind in CAPI_KINDS:
+            if self.list(kind, name):
+                return False
+        return True
+
+    def delete_namespace_if_empty(self, name, secret_selector=None):
+        """Delete the namespace when :meth:`namespace_is_empty`.
+
+        ``secret_selector`` defaults to the driver's ownership label.
+        Returns True if a delete was sent; False if it is not empty or
+        already gone.
+        """
+        if secret_selector is None:
+            secret_selector = OWNER_SELECTOR
+        try:
+            if not self.namespace_is_empty(name, secret_selector):
+                return False
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        try:
+            self._call("delete", "namespace", None, name,
+                       self.core.delete_namespace, name)
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # -- secrets --------------------------------------------------------
+    def apply_secret(self, namespace, name, string_data=None, labels=None,
+                     type=None, data=None, annotations=None):
+        """Create or replace a Secret (idempotent).
+
+        ``string_data`` values are text (or bytes); ``data`` values are
+        bytes or text, stored base64-encoded as given.
+        """
+        payload = _encode(string_data)
+        payload.update(_encode(data))
+        body = {
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": dict(labels or {})},
+            "data": payload,
+        }
+        if annotations:
+            body["metadata"]["annotations"] = dict(annotations)
+        if type:
+            body["type"] = type
+        try:
+            current = self._call("read", "secret", namespace, name,
+                                 self.core.read_namespaced_secret,
+                                 name, namespace)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        if current is None:
+            try:
+                self._call("create", "secret", namespace, name,
+                           self.core.create_namespaced_secret,
+                           namespace, body)
+                LOG.debug("Created secret %s/%s", namespace, name)
+                return
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+                current = self.core.read_namespaced_secret(name, namespace)
+        if type and current.type and current.type != type:
+            # The type of a Secret is immutable: replace it.
+            self.delete_secret(namespace, name)
+            self._call("create", "secret", namespace, name,
+                       self.core.create_namespaced_secret, namespace, body)
+            return
+        if not type and current.type:
+            body["type"] = current.type
+        kept = dict(current.metadata.annotations or {})
+        kept.update(body["metadata"].get("annotations") or {})
+        if kept:
+            body["metadata"]["annotations"] = kept
+        body["metadata"]["resourceVersion"] = (
+            current.metadata.resource_version)
+        self._call("replace", "secret", namespace, name,
+                   self.core.replace_namespaced_secret, name, namespace,
+                   body)
+        LOG.debug("Replaced secret %s/%s", namespace, name)
+
+    def _read_secret(self, namespace, name):
+        try:
+            return self._call("read", "secret", namespace, name,
+                              self.core.read_namespaced_secret,
+                              name, namespace)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def get_secret(self, namespace, name):
+        """The Secret's data decoded ({key: str or bytes}), or None."""
+        secret = self._read_secret(namespace, name)
+        return None if secret is None else _decode(secret.data)
+
+    def get_secret_metadata(self, namespace, name):
+        """{name, labels, annotations, type} of a Secret, or None."""
+        secret = self._read_secret(namespace, name)
+        if secret is None:
+            return None
+        return {"name": secret.metadata.name,
+                "labels": dict(secret.metadata.labels or {}),
+                "annotations": dict(secret.metadata.annotations or {}),
+                "type": secret.type}
+
+    def annotate_secret(self, namespace, name, annotations):
+        """Merge annotations into a Secret (None removes one)."""
+        self._call("annotate", "secret", namespace, name,
+                   self.core.patch_namespaced_secret, name, namespace,
+                   {"metadata": {"annotations": dict(annotations)}},
+                   _content_type=MERGE_PATCH)
+
+    def delete_secret(self, namespace, name):
+        """Delete a Secret; False if it did not exist."""
+        try:
+            self._call("delete", "secret", namespace, name,
+                       self.core.delete_namespaced_secret, name, namespace)
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def list_secrets(self, namespace, label_selector):
+        """Metadata of matching Secrets (never their data)."""
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        result = self._call("list", "secrets", namespace, None,
+                            self.core.list_namespaced_secret, namespace,
+                            **kwargs)
+        return [{"name": item.metadata.name,
+                 "labels": dict(item.metadata.labels or {}),
+                 "type": item.type} for item in result.items]
+
+    def delete_secrets(self, namespace, label_selector):
+        """Delete every matching Secret; returns how many went."""
+        if not label_selector:
+            raise KubeError("refusing to delete every secret in %s: no "
+                            "label selector" % namespace)
+        count = 0
+        for secret in self.list_secrets(namespace, label_selector):
+            if self.delete_secret(namespace, secret["name"]):
+                count += 1
+        return count
