@@ -782,9 +782,9 @@ class Stack(object):
             return
         env = {"MAGNUM_CAPI_RDMA_BIN": self.bindir,
                "PATH": self.bindir + os.pathsep + os.environ["PATH"]}
-        run([self.bin("python"), "-m", "tests.bed", "up", "--state",
-             path("mgmt")], "management cluster (python -m tests.bed up)",
-            env=env, cwd=REPO)
+        run([self.bin("python"), "-m", "tests.bed", "up", "--crds",
+             "--state", path("mgmt")],
+            "management cluster (python -m tests.bed up)", env=env, cwd=REPO)
         if running_pid("simulator"):
             return
         simulator = os.path.join(REPO, "magnum_capi_rdma", "simulator",
@@ -916,12 +916,13 @@ def cmd_up(args):
         for name in ("rabbitmq", "stubs", "glance", "magnum-api"):
             for port in ports_of(name):
                 wait_port(name, port, 120)
+        problems = []
         try:
             mgmt.result()
         except StackError as err:
-            log("management cluster: %s" % err)
+            problems.append(str(err))
     write_client_files(stack.pw, venv)
-    problems = check_alive(("magnum-conductor", "simulator"))
+    problems += check_alive(("magnum-conductor", "simulator"))
     wall = time.monotonic() - T0
     peak = sampler.finish()
     metrics = {"wall_seconds": round(wall, 1), "peak_rss_bytes": peak,
@@ -990,9 +991,26 @@ def print_status():
         print("  %-17s %-8s %-17s %s" % (
             name, state, ",".join(str(p) for p in ports) or "-",
             "pid %d" % pid if pid else ""))
-    kubeconfig = path("mgmt", "kubeconfig")
-    print("  %-17s %-8s %s" % ("management", "up" if os.path.exists(
-        kubeconfig) else "down", kubeconfig))
+    print("  %-17s %-8s %-17s %s" % ("management", mgmt_state(), "-",
+                                     path("mgmt", "kubeconfig")))
+
+
+def _bed_available():
+    return os.path.exists(os.path.join(REPO, "tests", "bed", "__main__.py"))
+
+
+def mgmt_state():
+    """up, down or absent (no test bed in this checkout)."""
+    venv = _recorded_venv()
+    if not _bed_available() or not venv:
+        return "absent"
+    if not os.path.isdir(path("mgmt")):
+        return "down"
+    result = subprocess.run(
+        [os.path.join(venv, "bin", "python"), "-m", "tests.bed", "status",
+         "--state", path("mgmt")], cwd=REPO, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    return "up" if result.returncode == 0 else "down"
 
 
 def cmd_status(args):
@@ -1001,13 +1019,6 @@ def cmd_status(args):
         return 3
     print("stack in %s" % STATE)
     print_status()
-    if os.path.exists(os.path.join(REPO, "tests", "bed", "__main__.py")) \
-            and os.path.isdir(path("mgmt")):
-        venv = _recorded_venv()
-        if venv:
-            subprocess.run([os.path.join(venv, "bin", "python"), "-m",
-                            "tests.bed", "status", "--state", path("mgmt")],
-                           cwd=REPO)
     try:
         with open(path("metrics.json")) as handle:
             metrics = json.load(handle)
@@ -1019,7 +1030,7 @@ def cmd_status(args):
     print("memory now: %s" % _mib(stack_rss()))
     up = all(service_state(n)[0] == "up" for n in SERVICES
              if n != "simulator" or running_pid(n))
-    return 0 if up else 1
+    return 0 if up and mgmt_state() != "down" else 1
 
 
 def _recorded_venv():
