@@ -1,0 +1,29 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Add-ons that are not a feature of their own: Keystone auth, ingress,
+node feature discovery."""
+
+
+def contribute(spec):
+    nfd = spec.rdma_enabled or spec.gpu_operator_enabled
+    return {
+        "authWebhook": ("k8s-keystone-auth" if spec.keystone_auth_enabled
+                        else "none"),
+        "addons": {
+            "openstack": {"enabled": True, "k8sKeystoneAuth": {
+                "enabled": spec.keystone_auth_enabled}},
+            "ingress": {"enabled": spec.ingress_enabled},
+            "nodeFeatureDiscovery": {"enabled": nfd},
+        },
+    }

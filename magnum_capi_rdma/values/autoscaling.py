@@ -1,0 +1,29 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Autoscaling ranges and machine health checks."""
+
+
+def contribute(spec):
+    healing = {"healthCheck": {"enabled": spec.auto_healing_enabled}}
+    values = {"controlPlane": dict(healing),
+              "nodeGroupDefaults": dict(healing)}
+    groups = [{
+        "name": g.name,
+        "autoscale": True,
+        "machineCountMin": g.min_node_count,
+        "machineCountMax": g.max_node_count,
+    } for g in spec.node_groups if g.autoscale]
+    if groups:
+        values["nodeGroups"] = groups
+    return values

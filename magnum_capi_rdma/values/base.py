@@ -1,0 +1,28 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Cluster-wide basics: Kubernetes version, image, key pair, CNI."""
+
+from magnum_capi_rdma.values import common
+
+
+def contribute(spec):
+    values = {
+        "kubernetesVersion": spec.kube_version,
+        "osDistro": spec.os_distro,
+        "addons": {"cni": {"enabled": True, "type": spec.network_driver}},
+    }
+    values.update(common.image(spec.image))
+    if spec.keypair:
+        values["machineSSHKeyName"] = spec.keypair
+    return values

@@ -1,0 +1,34 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The API server load balancer and Octavia settings of the cloud
+provider."""
+
+
+def contribute(spec):
+    api = {
+        "enableLoadBalancer": spec.master_lb_enabled,
+        "associateFloatingIP": spec.master_lb_floating_ip_enabled,
+    }
+    if spec.master_lb_enabled:
+        api["loadBalancerProvider"] = spec.octavia_provider
+        if spec.api_allowed_cidrs:
+            api["allowedCIDRs"] = list(spec.api_allowed_cidrs)
+    return {
+        "apiServer": api,
+        "addons": {"openstack": {"cloudConfig": {"LoadBalancer": {
+            "lb-provider": spec.octavia_provider,
+            "lb-method": spec.octavia_lb_algorithm,
+            "create-monitor": spec.octavia_lb_healthcheck,
+        }}}},
+    }
