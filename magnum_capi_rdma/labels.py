@@ -48,8 +48,8 @@ _FALSE = frozenset(("false", "no", "off", "0", "n", "f"))
 
 # Kubernetes label keys and values (used for node labels and taints).
 _K8S_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_K8S_PREFIX = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}" \
-    r"[a-z0-9])?)*"
+_K8S_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_K8S_PREFIX = r"%s(\.%s)*" % (_K8S_DNS_LABEL, _K8S_DNS_LABEL)
 K8S_KEY_RE = re.compile(r"^(%s/)?%s$" % (_K8S_PREFIX, _K8S_NAME))
 K8S_VALUE_RE = re.compile(r"^(%s)?$" % _K8S_NAME)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -152,7 +152,13 @@ class Label:
     def parse(self, raw):
         """The Python value of *raw*, or raise ``LabelValueError``."""
         parser = _PARSERS[self.kind]
-        return parser(self, raw)
+        try:
+            return parser(self, raw)
+        except LabelValueError as exc:
+            reason = exc.reason
+            if reason is None and exc.allowed != self.allowed():
+                reason = exc.allowed
+            raise LabelValueError(self.allowed(), reason) from None
 
 
 def _parse_string(label, raw):

@@ -480,7 +480,8 @@ class _Builder:
             p.add("name", name, "a letter, then letters, digits, _ . -",
                   "", "cluster")
         kube_tag = r("kube_tag")
-        if kube_tag is None:
+        if kube_tag is None and not any(
+                x.label == "kube_tag" for x in p.items):
             p.add("kube_tag", None, label_spec.LABELS["kube_tag"].allowed(),
                   "is required (template, cluster or site default)",
                   "template")

@@ -87,8 +87,8 @@ def _render(args, out, err):
     except spec_mod.InvalidSpec as exc:
         for problem in exc.problems:
             err.write("error: %s\n" % problem)
-        err.write("%d problem(s) in %s\n" % (len(exc.problems),
-                                            args.description))
+        err.write("%d problem(s) in %s\n"
+                  % (len(exc.problems), args.description))
         return EXIT_INVALID
     if args.manifests:
         objects = manifests.build_manifests(spec)
@@ -167,8 +167,8 @@ def _labels_doc(args, out, err):
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        err.write("error: cannot write %s: %s\n" % (args.output,
-                                                   exc.strerror or exc))
+        err.write("error: cannot write %s: %s\n"
+                  % (args.output, exc.strerror or exc))
         return EXIT_INPUT
     return 0
 

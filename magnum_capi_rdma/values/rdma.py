@@ -15,8 +15,8 @@
 workload objects (NicClusterPolicy, IPPool, network) as a Manifests
 add-on."""
 
-from magnum_capi_rdma.manifests import common as manifest_common
 from magnum_capi_rdma import manifests
+from magnum_capi_rdma.manifests import common as manifest_common
 from magnum_capi_rdma.values import common
 
 ADDON_NAME = "rdma-network"
