@@ -22,6 +22,7 @@ folder; the services' Python venv lives in the cache, keyed by a hash of
 
 import argparse
 import concurrent.futures
+import fcntl
 import hashlib
 import json
 import os
@@ -1066,6 +1067,24 @@ def cmd_down(args):
     return 0
 
 
+class state_lock(object):
+    """One up or down at a time per state folder."""
+
+    def __enter__(self):
+        os.makedirs(STATE, exist_ok=True)
+        self.handle = open(path("stack.lock"), "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log("waiting for another tools/stack on %s" % STATE)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="tools/stack",
@@ -1082,7 +1101,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status}
     try:
-        return handler[args.command](args)
+        if args.command == "status":
+            return cmd_status(args)
+        with state_lock():
+            return handler[args.command](args)
     except StackError as err:
         print("tools/stack: error: %s" % err, file=sys.stderr)
         return 1
