@@ -598,8 +598,6 @@ class Stack(object):
                       "backend": "dogpile.cache.memory"},
             # a development stack: cheap password hashes
             "identity": {"password_hash_rounds": 4},
-            "oslo_policy": {"enforce_new_defaults": "true",
-                            "enforce_scope": "true"},
         }), 0o600)
         return conf
 
@@ -666,7 +664,6 @@ class Stack(object):
             "keystone_authtoken": authtoken("glance", self.pw["glance"]),
             "paste_deploy": {"flavor": "keystone", "config_file": paste},
             "oslo_concurrency": {"lock_path": path("glance", "locks")},
-            "oslo_policy": {"enforce_new_defaults": "true"},
         }), 0o600)
 
     def start_glance(self):
