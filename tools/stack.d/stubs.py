@@ -373,8 +373,9 @@ def volume(method, parts, query, base):
                                      "is_public", "limit", "marker",
                                      "sort", "sort_key", "sort_dir"))]}
     if len(parts) == 3 and parts[1] == "types":
+        wanted = "__DEFAULT__" if parts[2] == "default" else parts[2]
         for vtype in VOLUME_TYPES:
-            if parts[2] in (vtype["id"], vtype["name"]):
+            if wanted in (vtype["id"], vtype["name"]):
                 return {"volume_type": vtype}
         raise HTTPError(404, "itemNotFound",
                         "Volume type %s could not be found." % parts[2])
