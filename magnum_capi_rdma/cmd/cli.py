@@ -21,6 +21,7 @@ input.
 """
 
 import argparse
+import contextlib
 import sys
 
 import yaml
@@ -178,7 +179,8 @@ def main(argv=None, out=None, err=None):
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = _parser().parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = _parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     if args.command == "render":

@@ -1,0 +1,157 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The magnum-capi-rdma command: render, labels-doc, and its errors;
+whole-template golden files (REGEN_GOLDEN=1 rewrites them)."""
+
+import io
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from magnum_capi_rdma.cmd import cli
+from magnum_capi_rdma import labels
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(tmp_path, text):
+    path = tmp_path / "desc.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["minimal", "macvlan-gpu", "ib-sriov"])
+@pytest.mark.parametrize("kind", ["values", "manifests"])
+def test_golden(name, kind):
+    argv = ["render", str(EXAMPLES / ("%s.yaml" % name))]
+    if kind == "manifests":
+        argv.append("--manifests")
+    code, out, err = run(*argv)
+    assert code == 0, err
+    golden = GOLDEN / ("%s.%s.yaml" % (name, kind))
+    if os.environ.get("REGEN_GOLDEN") == "1":
+        golden.write_text(out)
+    assert out == golden.read_text()
+
+
+def test_render_values_parse_back():
+    code, out, _ = run("render", str(EXAMPLES / "macvlan-gpu.yaml"))
+    vals = yaml.safe_load(out)
+    assert vals["cloudCredentialsSecretName"] == "ml-team-cloud-credentials"
+    assert [g["name"] for g in vals["nodeGroups"]] == ["default-worker",
+                                                       "gpu-rdma"]
+    assert "rdma-network" in vals["addons"]["custom"]
+
+
+def test_render_credentials_secret_option():
+    code, out, _ = run("render", str(EXAMPLES / "minimal.yaml"),
+                       "--credentials-secret", "other")
+    assert code == 0
+    assert yaml.safe_load(out)["cloudCredentialsSecretName"] == "other"
+
+
+def test_render_manifests_are_a_yaml_stream():
+    code, out, _ = run("render", str(EXAMPLES / "ib-sriov.yaml"),
+                       "--manifests")
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(out)]
+    assert kinds == ["NicClusterPolicy", "IPPool",
+                     "NetworkAttachmentDefinition"]
+
+
+def test_minimal_has_no_manifests():
+    code, out, _ = run("render", str(EXAMPLES / "minimal.yaml"),
+                       "--manifests")
+    assert code == 0 and out == ""
+
+
+def test_invalid_labels_one_line_each_exit_1(tmp_path):
+    desc = yaml.safe_load((EXAMPLES / "macvlan-gpu.yaml").read_text())
+    desc["cluster_template"]["labels"].update(
+        rdma_hca_max="many", octavia_lb_healthcheck="perhaps",
+        rdma_mdoe="x")
+    code, out, err = run("render", write(tmp_path, yaml.safe_dump(desc)))
+    assert code == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 4
+    for name, line in zip(["octavia_lb_healthcheck", "rdma_hca_max",
+                           "rdma_mdoe"], lines):
+        assert name in line and line.startswith("error: template: ")
+    assert "did you mean 'rdma_mode'" in lines[2]
+    assert "3 problem(s)" in lines[3]
+    assert "Traceback" not in err
+
+
+def test_missing_file_exit_2(tmp_path):
+    code, out, err = run("render", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert err.count("\n") == 1 and "cannot read" in err
+
+
+def test_bad_yaml_exit_2(tmp_path):
+    code, _, err = run("render", write(tmp_path, "a: [b\n"))
+    assert code == 2
+    assert "not valid YAML" in err and "line" in err
+
+
+def test_not_a_mapping_exit_1(tmp_path):
+    code, _, err = run("render", write(tmp_path, "- 1\n"))
+    assert code == 1 and "description" in err
+
+
+def test_usage_error_exit_2():
+    code, _, err = run("render")
+    assert code == 2 and "usage" in err
+
+
+def test_labels_doc_lists_every_label(tmp_path):
+    target = tmp_path / "labels.rst"
+    code, _, _ = run("labels-doc", "--output", str(target))
+    assert code == 0
+    text = target.read_text()
+    for label in labels.LABELS.values():
+        assert "``%s``" % label.name in text
+        assert "magnum_capi_rdma.values.%s" % label.module in text
+    for category in labels.CATEGORIES:
+        assert category[0].upper() + category[1:] in text
+
+
+def test_labels_doc_is_valid_rst():
+    docutils_core = pytest.importorskip("docutils.core")
+    text = cli.labels_rst()
+    errors = io.StringIO()
+    docutils_core.publish_doctree(text, settings_overrides={
+        "warning_stream": errors, "report_level": 2})
+    assert errors.getvalue() == ""
+
+
+def test_console_script_runs_in_a_subprocess():
+    result = subprocess.run(
+        [sys.executable, "-m", "magnum_capi_rdma.cmd.cli", "render",
+         str(EXAMPLES / "minimal.yaml")],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["kubernetesVersion"] == "1.33.1"
