@@ -336,14 +336,33 @@ def _deb_installed(name):
     return b"install ok installed" in result.stdout
 
 
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+
+
 def _apt_install(packages):
+    """apt-get install, without letting the packages start daemons.
+
+    The stack starts MariaDB and RabbitMQ itself; daemons started by the
+    packages would hold their ports. A policy-rc.d that denies every start
+    is put in place for the install when the machine has none.
+    """
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+    ours = not os.path.exists(POLICY_RC_D)
+    if ours:
+        with open(POLICY_RC_D, "w") as handle:
+            handle.write("#!/bin/sh\n# tools/stack: no daemon starts\n"
+                         "exit 101\n")
+        os.chmod(POLICY_RC_D, 0o755)
     try:
-        run(argv + list(packages), "apt-get install", env=env)
-    except StackError:
-        run(["apt-get", "update", "-q"], "apt-get update", env=env)
-        run(argv + list(packages), "apt-get install", env=env)
+        try:
+            run(argv + list(packages), "apt-get install", env=env)
+        except StackError:
+            run(["apt-get", "update", "-q"], "apt-get update", env=env)
+            run(argv + list(packages), "apt-get install", env=env)
+    finally:
+        if ours:
+            os.unlink(POLICY_RC_D)
 
 
 def install_test_tools():
