@@ -505,9 +505,10 @@ def _declare():
         _label("rdma_ofed_enabled", "boolean", True,
                "Run the DOCA/OFED driver container on RDMA nodes. Turn off "
                "when the image already carries the driver.", **rdma),
-        _label("rdma_ofed_version", "string", None,
-               "Version tag of the doca-driver image. Required when "
-               "rdma_ofed_enabled; best set as a site default.",
+        _label("rdma_ofed_version", "string", "doca3.2.0-25.10-1.2.8.0-2",
+               "Version tag of the doca-driver (DOCA-OFED) image; match it "
+               "to the network operator release and the node kernel, best "
+               "as a site default.",
                pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$",
                pattern_help="an image tag", **rdma),
         _label("rdma_component_version", "string",

@@ -220,8 +220,8 @@ RDMA = dict(rdma_mode="macvlan", rdma_network="fabric",
 def test_rdma_required_settings_all_reported():
     found = problems(minimal(rdma_mode="macvlan"))
     assert labels_of(found) == ["rdma_interface", "rdma_ip_range",
-                                "rdma_network", "rdma_ofed_version"]
-    assert all("macvlan" in p.message or "rdma_ofed" in p.label
+                                "rdma_network"]
+    assert all("required when rdma_mode is macvlan" in p.message
                for p in found)
 
 
@@ -237,7 +237,6 @@ def test_rdma_required_settings_all_reported():
     ({"rdma_ip_gateway": "10.10.0.1"}, "rdma_ip_gateway"),
     ({"rdma_ip_range": "10.9.0.0/30", "rdma_ip_block_size": "8"},
      "rdma_ip_block_size"),
-    ({"rdma_ofed_version": ""}, "rdma_ofed_version"),
 ])
 def test_rdma_mode_constraints(extra, bad):
     settings = dict(RDMA)
@@ -245,8 +244,12 @@ def test_rdma_mode_constraints(extra, bad):
     assert labels_of(problems(minimal(**settings))) == [bad]
 
 
-def test_rdma_ofed_off_needs_no_version():
-    settings = dict(RDMA, rdma_ofed_enabled="false", rdma_ofed_version="")
+def test_rdma_ofed_version_default_and_off():
+    settings = dict(RDMA)
+    del settings["rdma_ofed_version"]
+    s = spec.build_spec(minimal(**settings))
+    assert s.rdma.ofed_version == labels.LABELS["rdma_ofed_version"].default
+    settings["rdma_ofed_enabled"] = "false"
     s = spec.build_spec(minimal(**settings))
     assert s.rdma.mode == "macvlan" and not s.rdma.ofed_enabled
 
