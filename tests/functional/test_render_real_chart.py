@@ -1,0 +1,172 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Values rendered from the examples, accepted by the real chart.
+
+Set MAGNUM_CAPI_RDMA_REAL_CHART to an openstack-cluster chart directory
+(with ``helm dependency build`` done). The helm binary comes from
+``tools/install-test-tools`` (~/.cache/magnum-capi-rdma/bin/helm). The
+manifests the chart embeds are rendered through Jinja2 the way the addon
+provider does, to prove the raw blocks hold.
+"""
+
+import os
+import pathlib
+import subprocess
+
+import jinja2
+import pytest
+import yaml
+
+from magnum_capi_rdma import spec
+from magnum_capi_rdma import values
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHART = os.environ.get("MAGNUM_CAPI_RDMA_REAL_CHART")
+HELM = pathlib.Path.home() / ".cache" / "magnum-capi-rdma" / "bin" / "helm"
+RELEASE = "rc1"
+
+pytestmark = [
+    pytest.mark.skipif(not CHART, reason="MAGNUM_CAPI_RDMA_REAL_CHART is not "
+                       "set to an openstack-cluster chart directory"),
+    pytest.mark.skipif(not HELM.exists(), reason="no helm in %s; run "
+                       "tools/install-test-tools" % HELM.parent),
+]
+
+
+def render(example, tmp_path):
+    with open(ROOT / "examples" / ("%s.yaml" % example)) as handle:
+        cluster_spec = spec.build_spec(yaml.safe_load(handle))
+    vals = values.build_values(cluster_spec, "creds")
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(vals))
+    result = subprocess.run(
+        [str(HELM), "template", RELEASE, CHART, "--namespace", "magnum-p",
+         "--values", str(path)],
+        capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    return cluster_spec, docs
+
+
+def of_kind(docs, kind):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def group_templates(docs):
+    """Node group name -> OpenStackMachineTemplate of that group."""
+    found = {}
+    for doc in of_kind(docs, "OpenStackMachineTemplate").values():
+        group = doc["metadata"]["labels"].get("capi.stackhpc.com/node-group")
+        if group:
+            found[group] = doc
+    return found
+
+
+def addon_files(docs, name):
+    """The files of a Manifests add-on, rendered as the provider does."""
+    secret = of_kind(docs, "Secret")["%s-%s-config" % (RELEASE, name)]
+    env = jinja2.Environment()
+    return {key: yaml.safe_load(env.from_string(text).render())
+            for key, text in secret["stringData"].items()}
+
+
+def rdma_ports(template):
+    ports = template["spec"]["template"]["spec"].get("ports", [])
+    return [p for p in ports if p.get("vnicType")]
+
+
+def test_macvlan_gpu(tmp_path):
+    cluster_spec, docs = render("macvlan-gpu", tmp_path)
+    deployments = of_kind(docs, "MachineDeployment")
+    assert sorted(deployments) == ["rc1-default-worker", "rc1-gpu-rdma"]
+    gpu = deployments["rc1-gpu-rdma"]
+    annotations = gpu["metadata"]["annotations"]
+    assert annotations[
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"] == "1"
+    assert annotations[
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"] == "4"
+    assert gpu["spec"]["template"]["spec"]["failureDomain"] == "az-gpu"
+    templates = group_templates(docs)
+    assert rdma_ports(templates["default-worker"]) == []
+    (port,) = rdma_ports(templates["gpu-rdma"])
+    assert port["vnicType"] == "direct"
+    assert port["disablePortSecurity"] is True
+    assert port["network"] == {"filter": {"name": "roce-fabric"}}
+    cluster = of_kind(docs, "OpenStackCluster")["rc1"]["spec"]
+    assert cluster["apiServerLoadBalancer"]["allowedCIDRs"] == [
+        "192.0.2.0/24", "198.51.100.0/24"]
+    manifests = of_kind(docs, "Manifests")
+    assert "rc1-rdma-network" in manifests
+    files = addon_files(docs, "rdma-network")
+    policy = files["nic-cluster-policy.yaml"]
+    assert policy["kind"] == "NicClusterPolicy"
+    assert policy["metadata"]["name"] == "nic-cluster-policy"
+    assert "rdmaSharedDevicePlugin" in policy["spec"]
+    assert files["network.yaml"]["kind"] == "MacvlanNetwork"
+    releases = of_kind(docs, "HelmRelease")
+    for name in ("mellanox-network-operator", "nvidia-gpu-operator",
+                 "node-feature-discovery", "kube-prometheus-stack",
+                 "loki-stack"):
+        assert "rc1-%s" % name in releases, name
+    gpu_values = of_kind(docs, "Secret")["rc1-nvidia-gpu-operator-config"]
+    overrides = yaml.safe_load(gpu_values["stringData"]["overrides"])
+    assert overrides["driver"]["rdma"]["enabled"] is True
+    kcts = [d for d in of_kind(docs, "KubeadmConfigTemplate").values()
+            if d["metadata"]["labels"]["capi.stackhpc.com/node-group"]
+            == "gpu-rdma"]
+    (kct,) = kcts
+    registration = kct["spec"]["template"]["spec"]["joinConfiguration"][
+        "nodeRegistration"]
+    assert registration["taints"] == [{"key": "nvidia.com/gpu",
+                                       "value": "true",
+                                       "effect": "NoSchedule"}]
+    assert "example.com/accelerator=a100" in registration[
+        "kubeletExtraArgs"]["node-labels"]
+
+
+def test_ib_sriov(tmp_path):
+    cluster_spec, docs = render("ib-sriov", tmp_path)
+    deployments = of_kind(docs, "MachineDeployment")
+    assert sorted(deployments) == ["rc1-default-worker", "rc1-service"]
+    assert deployments["rc1-default-worker"]["spec"]["replicas"] == 4
+    templates = group_templates(docs)
+    (port,) = rdma_ports(templates["default-worker"])
+    assert port["vnicType"] == "baremetal"
+    assert rdma_ports(templates["service"]) == []
+    files = addon_files(docs, "rdma-network")
+    policy = files["nic-cluster-policy.yaml"]["spec"]
+    assert policy["ibKubernetes"]["ufmSecret"] == "ufm-credentials"
+    affinity = policy["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]
+    assert affinity["nodeSelectorTerms"][0]["matchExpressions"][0][
+        "values"] == ["default-worker"]
+    nad = files["network.yaml"]
+    assert nad["kind"] == "NetworkAttachmentDefinition"
+    assert '"pkey": "0x0a12"' in nad["spec"]["config"]
+    assert files["ip-pool.yaml"]["spec"]["perNodeBlockSize"] == 64
+    releases = of_kind(docs, "HelmRelease")
+    assert "rc1-mellanox-network-operator" in releases
+    assert "rc1-nvidia-gpu-operator" not in releases
+    kcp = of_kind(docs, "KubeadmControlPlane")["rc1-control-plane"]
+    assert kcp["spec"]["replicas"] == 3
+    assert kcp["spec"]["version"] == "v1.33.1"
+
+
+def test_minimal_has_no_rdma(tmp_path):
+    _, docs = render("minimal", tmp_path)
+    assert "rc1-rdma-network" not in of_kind(docs, "Manifests")
+    releases = of_kind(docs, "HelmRelease")
+    assert "rc1-mellanox-network-operator" not in releases
+    assert "rc1-nvidia-gpu-operator" not in releases
+    assert all(rdma_ports(t) == [] for t in group_templates(docs).values())
