@@ -208,19 +208,30 @@ class ManagementCluster(object):
     def ca_file(self):
         return os.path.join(self.pki, "ca.crt")
 
-    def start(self, timeout=30):
-        """Start etcd and kube-apiserver and wait until /readyz says ok."""
+    def start(self, timeout=30, attempts=3):
+        """Start etcd and kube-apiserver and wait until /readyz says ok.
+
+        A port taken by someone else between picking and binding it is
+        retried with fresh ports (``attempts`` times in all).
+        """
         began = time.monotonic()
         self._prepare()
-        self._pick_ports()
-        self._start_etcd()
-        self._start_apiserver_process()
-        self._write_state()
-        try:
-            self.wait_ready(timeout)
-        except BedError:
-            self.stop()
-            raise
+        for attempt in range(1, attempts + 1):
+            self._pick_ports()
+            self._start_etcd()
+            self._start_apiserver_process()
+            self._write_state()
+            try:
+                self.wait_ready(timeout)
+                break
+            except BedError as exc:
+                self._stop("kube-apiserver")
+                self._stop("etcd")
+                if attempt == attempts or "address already in use" not in (
+                        str(exc)):
+                    self.stop()
+                    raise
+                self.secure_port = None  # pick new ports
         self.started_in = time.monotonic() - began
         self._write_state()
         if not self.detach and not self._atexit:
@@ -298,8 +309,9 @@ class ManagementCluster(object):
             time.sleep(0.1)
         raise BedError(
             "kube-apiserver at %s not ready after %ss (last answer: %s); "
-            "see %s" % (self.server, timeout, last,
-                        self._log("kube-apiserver")))
+            "last lines of %s:\n%s" % (
+                self.server, timeout, last, self._log("kube-apiserver"),
+                _tail(self._log("kube-apiserver"))))
 
     def pids(self):
         """{name: pid} of the processes this bed started."""
