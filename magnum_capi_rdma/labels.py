@@ -485,15 +485,17 @@ def _declare():
                pattern=r"^[0-9a-fA-F.:]+$", pattern_help="an IP address",
                **rdma),
         _label("rdma_resource_name", "string", None,
-               "Extended resource pods request for RDMA. Unset: "
-               "rdma_shared_device_a (macvlan, ipoib), sriov_rdma_vf "
-               "(sriov) or sriov_ib_vf (ib-sriov).",
+               "Extended resource pods request for RDMA (not ipoib, whose "
+               "pods get no RDMA device). Unset: rdma_shared_device_a "
+               "(macvlan), sriov_rdma_vf (sriov) or sriov_ib_vf "
+               "(ib-sriov).",
                pattern=_RESOURCE_NAME,
                pattern_help="lower case letters, digits and _, starting "
                "with a letter", **rdma),
         _label("rdma_hca_max", "integer", 63,
-               "How many pods of one node may share the HCA (shared RDMA "
-               "device plugin).", minimum=1, maximum=1000, **rdma),
+               "How many pods of one node may share the HCA (macvlan "
+               "only: the shared RDMA device plugin).", minimum=1,
+               maximum=1000, **rdma),
         _label("rdma_attachment_name", "string", "rdma-net",
                "Name of the network pods attach to with the annotation "
                "k8s.v1.cni.cncf.io/networks.", pattern=_DNS_LABEL,

@@ -41,10 +41,9 @@ PLACEHOLDER_PROJECT = "render"
 ETHERNET_MODES = ("macvlan", "sriov")
 INFINIBAND_MODES = ("ipoib", "ib-sriov")
 BARE_METAL_MODES = ("sriov", "ib-sriov")
-SHARED_DEVICE_MODES = ("macvlan", "ipoib")
+SHARED_DEVICE_MODES = ("macvlan",)
 DEFAULT_RESOURCE_NAMES = {
     "macvlan": "rdma_shared_device_a",
-    "ipoib": "rdma_shared_device_a",
     "sriov": "sriov_rdma_vf",
     "ib-sriov": "sriov_ib_vf",
 }
@@ -753,14 +752,20 @@ class _Builder:
         elif not spec.ufm_secret:
             self._bad("rdma_ufm_secret", None, "a Secret name",
                       need + " (ib-kubernetes talks to UFM)", group)
+        if mode == "ipoib":
+            for name in ("rdma_resource_name", "rdma_hca_max"):
+                if self.resolver.source(name) != "default":
+                    self._bad(name, self.resolver.label(name),
+                              "unset for ipoib", "IPoIB pods get an IP "
+                              "interface, no RDMA device", group)
+        if mode in BARE_METAL_MODES and self.resolver.source(
+                "rdma_hca_max") != "default":
+            self._bad("rdma_hca_max", spec.hca_max, "unset for %s" % mode,
+                      "each pod gets its own VF; nothing is shared", group)
         if spec.mtu and mode != "macvlan":
             self._bad("rdma_mtu", spec.mtu, "unset unless rdma_mode is "
                       "macvlan", "only macvlan interfaces take an MTU",
                       group)
-        if spec.ofed_enabled and not spec.ofed_version:
-            self._bad("rdma_ofed_version", None, "an image tag",
-                      "required when rdma_ofed_enabled is true (or set "
-                      "rdma_ofed_enabled=false)", group)
         self._check_ip(spec, group)
 
     def _check_ip(self, spec, group):
@@ -792,7 +797,7 @@ class _Builder:
         return dataclasses.replace(
             settings, mode=modes[0], network=None,
             resource_name=(self.resolver.label("rdma_resource_name")
-                           or DEFAULT_RESOURCE_NAMES[modes[0]]))
+                           or DEFAULT_RESOURCE_NAMES.get(modes[0])))
 
 
 def build_spec(description, site_defaults=None):

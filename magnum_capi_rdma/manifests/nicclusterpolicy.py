@@ -45,7 +45,7 @@ def _ofed(spec):
 
 
 def shared_device_config(spec):
-    """Config of the RDMA shared device plugin (macvlan, ipoib)."""
+    """Config of the RDMA shared device plugin (macvlan)."""
     selectors = {"vendors": [common.MELLANOX_VENDOR]}
     if spec.rdma.interface:
         selectors["ifNames"] = [spec.rdma.interface]
@@ -103,11 +103,11 @@ def build(spec, versions):
     }}
     if spec.rdma.ofed_enabled:
         body["ofedDriver"] = _ofed(spec)
-    if mode in ("macvlan", "ipoib"):
+    if mode == "macvlan":
         plugin = common.image(spec, "k8s-rdma-shared-dev-plugin")
         plugin["config"] = common.to_json(shared_device_config(spec))
         body["rdmaSharedDevicePlugin"] = plugin
-    else:
+    elif mode in ("sriov", "ib-sriov"):
         plugin = common.image(spec, "sriov-network-device-plugin")
         plugin["config"] = common.to_json(sriov_device_config(spec))
         body["sriovDevicePlugin"] = plugin

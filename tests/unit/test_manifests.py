@@ -106,7 +106,7 @@ def test_policy_common_fields(mode):
 
 
 def test_macvlan():
-    objs = delivered(build("macvlan"))
+    objs = delivered(build("macvlan", rdma_hca_max="8"))
     body = objs["nic-cluster-policy.yaml"]["spec"]
     assert "sriovDevicePlugin" not in body and "ibKubernetes" not in body
     assert "ipoib" not in body["secondaryNetwork"]
@@ -114,7 +114,7 @@ def test_macvlan():
     assert plugin["image"] == "k8s-rdma-shared-dev-plugin"
     config = json.loads(plugin["config"])
     assert config == {"configList": [{
-        "resourceName": "rdma_shared_device_a", "rdmaHcaMax": 63,
+        "resourceName": "rdma_shared_device_a", "rdmaHcaMax": 8,
         "selectors": {"vendors": ["15b3"], "ifNames": ["ens6"]}}]}
     net = objs["network.yaml"]
     assert (net["apiVersion"], net["kind"]) == ("mellanox.com/v1alpha1",
@@ -147,12 +147,11 @@ def test_sriov():
 
 
 def test_ipoib():
-    objs = delivered(build("ipoib", rdma_hca_max="8"))
+    objs = delivered(build("ipoib"))
     body = objs["nic-cluster-policy.yaml"]["spec"]
     assert body["secondaryNetwork"]["ipoib"]["image"] == "ipoib-cni"
-    config = json.loads(body["rdmaSharedDevicePlugin"]["config"])
-    assert config["configList"][0]["rdmaHcaMax"] == 8
-    assert config["configList"][0]["selectors"]["ifNames"] == ["ib0"]
+    assert "rdmaSharedDevicePlugin" not in body
+    assert "sriovDevicePlugin" not in body
     net = objs["network.yaml"]
     assert net["kind"] == "IPoIBNetwork"
     assert net["spec"]["master"] == "ib0"

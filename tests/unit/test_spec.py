@@ -234,6 +234,9 @@ def test_rdma_required_settings_all_reported():
     ({"rdma_mode": "ipoib", "rdma_port_security": "address-pairs"},
      "rdma_port_security"),
     ({"rdma_mode": "ipoib", "rdma_mtu": "2000"}, "rdma_mtu"),
+    ({"rdma_mode": "ipoib", "rdma_resource_name": "x"},
+     "rdma_resource_name"),
+    ({"rdma_mode": "ipoib", "rdma_hca_max": "5"}, "rdma_hca_max"),
     ({"rdma_ip_gateway": "10.10.0.1"}, "rdma_ip_gateway"),
     ({"rdma_ip_range": "10.9.0.0/30", "rdma_ip_block_size": "8"},
      "rdma_ip_block_size"),
@@ -262,6 +265,12 @@ def test_ib_sriov_needs_ufm_secret_and_bare_metal():
     desc["cluster_template"]["labels"]["rdma_ufm_secret"] = "ufm"
     s = spec.build_spec(desc)
     assert s.rdma.resource_name == "sriov_ib_vf"
+
+
+def test_hca_max_is_for_shared_devices_only():
+    desc = minimal(**dict(RDMA, rdma_mode="sriov", rdma_hca_max="5"))
+    desc["cluster_template"]["server_type"] = "bm"
+    assert labels_of(problems(desc)) == ["rdma_hca_max"]
 
 
 def test_node_group_turns_rdma_on_and_off():
