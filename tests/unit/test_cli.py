@@ -155,3 +155,15 @@ def test_console_script_runs_in_a_subprocess():
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load(result.stdout)["kubernetesVersion"] == "1.33.1"
+
+
+def test_committed_label_reference_is_current():
+    """The committed label reference matches the label table.
+
+    Regenerate with REGEN_GOLDEN=1 or ``magnum-capi-rdma labels-doc -o
+    doc/source/user/labels-intro.rst``.
+    """
+    committed = ROOT / "doc" / "source" / "user" / "labels-intro.rst"
+    if os.environ.get("REGEN_GOLDEN") == "1":
+        committed.write_text(cli.labels_rst())
+    assert committed.read_text() == cli.labels_rst()
