@@ -416,8 +416,7 @@ class _Builder:
         res.layers.append(("template", res.parse_layer(
             self.template.get("labels"), "template", label_spec.TEMPLATE)))
         res.layers.append(("cluster", res.parse_layer(
-            self.cluster.get("labels"), "cluster", None)))
-        self._check_cluster_scope(self.cluster.get("labels"))
+            self._cluster_labels(), "cluster", label_spec.CLUSTER)))
         return True
 
     def _site_layer(self):
@@ -431,15 +430,24 @@ class _Builder:
             raw[name] = value
         return self.resolver.parse_layer(raw, "site", None)
 
-    def _check_cluster_scope(self, raw):
-        # Cluster labels may not carry template-only labels.
-        for name in (raw or {}) if isinstance(raw, dict) else ():
-            label = label_spec.LABELS.get(label_spec.canonical_name(name))
-            if label and label_spec.CLUSTER not in label.scopes:
-                self.problems.add(name, raw[name],
-                                  "set it on: " + ", ".join(
-                                      sorted(label.scopes)),
-                                  "may not be set on a cluster", "cluster")
+    def _cluster_labels(self):
+        """Cluster labels without unchanged copies of template labels.
+
+        Magnum stores the template's labels on the cluster too, so a
+        template-only label there is an error only when it differs.
+        """
+        raw = self.cluster.get("labels")
+        template = self.template.get("labels")
+        if not isinstance(raw, dict) or not isinstance(template, dict):
+            return raw
+        own = {}
+        for key, value in raw.items():
+            label = label_spec.LABELS.get(label_spec.canonical_name(key))
+            if (label is not None and label_spec.CLUSTER not in label.scopes
+                    and template.get(key) == value):
+                continue
+            own[key] = value
+        return own
 
     def _group_layer(self, group):
         """Parse node group labels, ignoring inherited cluster labels."""

@@ -167,3 +167,13 @@ def test_committed_label_reference_is_current():
     if os.environ.get("REGEN_GOLDEN") == "1":
         committed.write_text(cli.labels_rst())
     assert committed.read_text() == cli.labels_rst()
+
+
+@pytest.mark.parametrize("value", ["{% endraw %}{{ lookup }}", "a\nb: c"])
+def test_hostile_label_value_refused(tmp_path, value):
+    desc = yaml.safe_load((EXAMPLES / "macvlan-gpu.yaml").read_text())
+    desc["cluster_template"]["labels"]["rdma_network"] = value
+    code, out, err = run("render", write(tmp_path, yaml.safe_dump(desc)),
+                         "--manifests")
+    assert code == 1 and out == ""
+    assert "rdma_network" in err.splitlines()[0]

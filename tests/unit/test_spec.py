@@ -128,6 +128,8 @@ def test_template_only_label_on_cluster_is_rejected():
     found = problems(desc)
     assert [(p.label, p.where) for p in found] == [
         ("capi_helm_chart_version", "cluster")]
+    desc["cluster_template"]["labels"]["capi_helm_chart_version"] = "0.27.0"
+    assert spec.build_spec(desc).chart_version == "0.27.0"
 
 
 def test_cluster_label_on_node_group_rejected_unless_inherited():
