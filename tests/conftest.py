@@ -20,7 +20,6 @@ skipped, except in CI (env ``CI`` set), where that is an error.
 """
 
 import os
-import sys
 import uuid
 
 import pytest
@@ -72,7 +71,6 @@ def management_cluster(tmp_path_factory):
                 "(etcd + kube-apiserver from empty folders)"
                 % (bed.server, bed.started_in))
         print(line)
-        print(line, file=sys.stderr)
         _TIMINGS.append(line)
         api_client = config.new_client_from_config(bed.kubeconfig)
         try:
