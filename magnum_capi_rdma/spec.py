@@ -47,6 +47,12 @@ DEFAULT_RESOURCE_NAMES = {
     "sriov": "sriov_rdma_vf",
     "ib-sriov": "sriov_ib_vf",
 }
+# Prefix of the extended resource a pod requests, per mode (ipoib: none).
+RESOURCE_PREFIXES = {
+    "macvlan": "rdma",
+    "sriov": "nvidia.com",
+    "ib-sriov": "nvidia.com",
+}
 _NAME_FIELD = re.compile(r"^[^\s,][^,]{0,254}$")
 _TEXT_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 
@@ -111,6 +117,14 @@ class RdmaSpec:
     @property
     def infiniband(self):
         return self.mode in INFINIBAND_MODES
+
+    @property
+    def resource(self):
+        """The resource pods request, e.g. rdma/rdma_shared_device_a."""
+        prefix = RESOURCE_PREFIXES.get(self.mode)
+        if not prefix or not self.resource_name:
+            return None
+        return "%s/%s" % (prefix, self.resource_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +217,17 @@ class ClusterSpec:
 
     @property
     def rdma_node_groups(self):
+        """The NodeGroupSpecs of the node groups with RDMA."""
         return tuple(ng for ng in self.node_groups if ng.rdma.enabled)
+
+    @property
+    def rdma_node_group_names(self):
+        return tuple(ng.name for ng in self.rdma_node_groups)
+
+    @property
+    def rdma_resource(self):
+        """What an RDMA pod requests (None without RDMA or for ipoib)."""
+        return self.rdma.resource
 
     def node_group(self, name):
         for group in self.node_groups:
@@ -594,10 +618,8 @@ class _Builder:
         seen = set()
         for group in self.groups:
             name = group.get("name")
-            role = group.get("role", "worker")
-            if role not in ("worker", "master"):
-                p.add("role", role, "worker or master", "",
-                      _where_ng(name))
+            # Magnum allows any role name; only "master" is special.
+            role = group.get("role") or "worker"
             if not isinstance(name, str) or not NODEGROUP_NAME_RE.match(
                     name) or len(name) > 63:
                 p.add("name", name, "lower case letters, digits and -, "

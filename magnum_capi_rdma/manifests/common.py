@@ -18,6 +18,8 @@ import re
 
 import yaml
 
+from magnum_capi_rdma import spec
+
 API_VERSIONS = {
     "NicClusterPolicy": "mellanox.com/v1alpha1",
     "MacvlanNetwork": "mellanox.com/v1alpha1",
@@ -33,8 +35,7 @@ OPERATOR_NAMESPACE = "network-operator"
 # The node label the chart puts on every node of a node group.
 NODE_GROUP_LABEL = "capi.stackhpc.com/node-group"
 MELLANOX_VENDOR = "15b3"
-SRIOV_RESOURCE_PREFIX = "nvidia.com"
-SHARED_RESOURCE_PREFIX = "rdma"
+SRIOV_RESOURCE_PREFIX = spec.RESOURCE_PREFIXES["sriov"]
 
 _JINJA_BLOCK = re.compile(r"\{%|%\}")
 
@@ -63,18 +64,14 @@ def to_yaml(obj):
     return text
 
 
-def rdma_group_names(spec):
-    return sorted(ng.name for ng in spec.rdma_node_groups)
-
-
-def node_selector(spec):
+def node_selector(cluster):
     """A core NodeSelector matching the nodes of the RDMA node groups."""
     return {
         "nodeSelectorTerms": [{
             "matchExpressions": [{
                 "key": NODE_GROUP_LABEL,
                 "operator": "In",
-                "values": rdma_group_names(spec),
+                "values": sorted(cluster.rdma_node_group_names),
             }],
         }],
     }

@@ -146,6 +146,17 @@ def test_sriov():
     assert "master" not in net["spec"]
 
 
+@pytest.mark.parametrize("mode,resource", [
+    ("macvlan", "rdma/rdma_shared_device_a"),
+    ("sriov", "nvidia.com/sriov_rdma_vf"),
+    ("ib-sriov", "nvidia.com/sriov_ib_vf"),
+    ("ipoib", None)])
+def test_resource_pods_request(mode, resource):
+    cluster = build(mode)
+    assert cluster.rdma_resource == resource
+    assert cluster.rdma_node_group_names == ("fast",)
+
+
 def test_ipoib():
     objs = delivered(build("ipoib"))
     body = objs["nic-cluster-policy.yaml"]["spec"]

@@ -176,6 +176,17 @@ def test_node_group_name_must_match_chart_regex(name):
     assert labels_of(problems(desc)) == ["name"]
 
 
+def test_any_role_but_master_is_a_worker_group():
+    desc = example("minimal")
+    desc["node_groups"] = [{"name": "infra", "role": "infra"},
+                           {"name": "default-master", "role": "master",
+                            "flavor_id": "big"}]
+    s = spec.build_spec(desc)
+    assert [(g.name, g.role) for g in s.node_groups] == [
+        ("default-worker", "worker"), ("infra", "worker")]
+    assert s.control_plane.flavor == "big"
+
+
 def test_duplicate_node_group():
     desc = example("minimal")
     desc["node_groups"] = [{"name": "aa1"}, {"name": "aa1"}]
