@@ -52,8 +52,12 @@ def values(workers, version):
         "machineImageId": "image-1",
         "cloudCredentialsSecretName": "%s-cloud-credentials" % RELEASE,
         "controlPlane": {"machineFlavor": "m1.medium", "machineCount": 1},
-        "nodeGroups": [{"name": "md-0", "machineFlavor": "m1.small",
-                        "machineCount": workers}],
+        "nodeGroups": [
+            {"name": "md-0", "machineFlavor": "m1.small",
+             "machineCount": workers},
+            {"name": "gpu", "machineFlavor": "g1.large", "autoscale": True,
+             "machineCountMin": 1, "machineCountMax": 3},
+        ],
         "addons": {
             "nodeFeatureDiscovery": {"enabled": True},
             "custom": {"rdma": {"kind": "Manifests", "spec": {
@@ -131,14 +135,14 @@ def _condition(obj, type_):
     return None
 
 
-def machines_ok(bed, control_plane, workers, version):
+def machines_ok(bed, counts, version):
+    """``counts``: {node group (None: control plane): number of Machines}."""
     machines = bed.list(CAPI, "machines")
     live = [m for m in machines
             if not m["metadata"].get("deletionTimestamp")]
     groups = [m["metadata"]["labels"].get("capi.stackhpc.com/node-group")
               for m in live]
-    assert groups.count("md-0") == workers, groups
-    assert groups.count(None) == control_plane, groups
+    assert {g: groups.count(g) for g in set(groups)} == counts, groups
     assert len(machines) == len(live), "machines still deleting"
     for machine in live:
         assert machine["spec"].get("version") == version, machine["spec"]
@@ -171,19 +175,29 @@ def test_install_ready_upgrade_uninstall(kube_api_client, kubeconfig,
     started = time.monotonic()
     bed.helm("install", RELEASE, CHART, values_=values(2, "1.33.1"))
     converge(sim, lambda: cluster_ready(bed) and machines_ok(
-        bed, 1, 2, "v1.33.1"), "Ready with 1 + 2 machines at v1.33.1")
+        bed, {None: 1, "md-0": 2, "gpu": 1}, "v1.33.1"),
+        "Ready with 1 + 2 + 1 machines at v1.33.1")
     print("install -> Ready: %.1fs" % (time.monotonic() - started))
     assert len(bed.list(ADDONS, "helmreleases")) >= 4
     assert [m["metadata"]["name"] for m in bed.list(ADDONS, "manifests")] == [
         RELEASE + "-rdma"]
     assert bed.list(CAPI, "machinesets", selector=None)
+
+    # The autoscaler's way: the scale subresource of the MachineDeployment.
+    bed.objects.patch_namespaced_custom_object_scale(
+        *CAPI, namespace, "machinedeployments", RELEASE + "-gpu",
+        {"spec": {"replicas": 2}})
+    converge(sim, lambda: machines_ok(
+        bed, {None: 1, "md-0": 2, "gpu": 2}, "v1.33.1"),
+        "autoscaled node group at 2")
     before = {m["metadata"]["name"] for m in bed.list(CAPI, "machines")}
 
     started = time.monotonic()
     bed.helm("upgrade", RELEASE, CHART, values_=values(3, "1.33.2"))
-    converge(sim, lambda: machines_ok(bed, 1, 3, "v1.33.2")
-             and cluster_ready(bed),
-             "upgraded to 1 + 3 machines at v1.33.2")
+    converge(sim, lambda: machines_ok(
+        bed, {None: 1, "md-0": 3, "gpu": 2}, "v1.33.2")
+        and cluster_ready(bed),
+        "upgraded to 1 + 3 + 2 machines at v1.33.2 (autoscaled count kept)")
     print("upgrade -> converged: %.1fs" % (time.monotonic() - started))
     md = bed.get(CAPI, "machinedeployments", RELEASE + "-md-0")
     assert md["status"]["replicas"] == 3
