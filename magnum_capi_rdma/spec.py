@@ -523,7 +523,9 @@ class _Builder:
             "SOURCE_IP_PORT" if provider == "ovn" else "ROUND_ROBIN")
         fip = r("master_lb_floating_ip_enabled")
         if fip is None:
-            fip = _bool_field(p, t, "floating_ip_enabled", "template", True)
+            fip = _bool_field(
+                p, c, "floating_ip_enabled", "cluster",
+                _bool_field(p, t, "floating_ip_enabled", "template", True))
         rdma, groups, control = self._groups(server_type)
         gpu = r("gpu_operator_enabled")
         gdr = r("gpu_direct_rdma_enabled")

@@ -373,3 +373,19 @@ def test_undeclared_label_read_fails_loudly():
     resolver = spec._Resolver(spec._Problems())
     with pytest.raises(KeyError):
         resolver.label("not_a_label")
+
+
+def test_floating_ip_precedence():
+    desc = example("minimal")
+    desc["cluster_template"]["floating_ip_enabled"] = True
+    desc["cluster"]["floating_ip_enabled"] = False
+    assert spec.build_spec(desc).master_lb_floating_ip_enabled is False
+    desc["cluster"]["labels"] = {"master_lb_floating_ip_enabled": "true"}
+    assert spec.build_spec(desc).master_lb_floating_ip_enabled is True
+
+
+def test_unsupported_network_driver_named():
+    desc = example("minimal")
+    desc["cluster_template"]["network_driver"] = "flannel"
+    (found,) = problems(desc)
+    assert found.label == "network_driver" and "calico" in found.allowed
