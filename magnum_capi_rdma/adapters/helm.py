@@ -38,6 +38,8 @@ from oslo_config import cfg
 import pyhelm3
 from pyhelm3 import errors as helm_errors
 
+from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
+
 LOG = logging.getLogger(__name__)
 
 #: stderr fragments (lower case) of failures worth retrying.

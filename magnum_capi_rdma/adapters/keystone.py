@@ -32,6 +32,8 @@ import secrets
 from oslo_config import cfg
 import yaml
 
+from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
+
 #: The chart's default cloud name in clouds.yaml (``cloudName`` value).
 CLOUD_NAME = "openstack"
 
@@ -59,8 +61,9 @@ def clouds_yaml(auth_url, region, interface, app_cred_id, app_cred_secret,
 
     ``verify`` False turns TLS verification off; a CA bundle travels in
     the Secret's ``cacert`` key (see :func:`cloud_credentials_secret`).
-    ``project_id`` is informational only: an application credential is
-    already bound to its project.
+    ``project_id`` is not written: an application credential is bound to
+    its project, and a project in clouds.yaml makes clients request a
+    scope, which Keystone refuses for application credentials (401).
     """
     cloud = {
         "auth_type": "v3applicationcredential",
@@ -76,8 +79,6 @@ def clouds_yaml(auth_url, region, interface, app_cred_id, app_cred_secret,
         cloud["region_name"] = region
     if verify is False:
         cloud["verify"] = False
-    if project_id:
-        cloud["project_id"] = project_id
     return yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}},
                           default_flow_style=False)
 
@@ -123,8 +124,8 @@ class Keystone(object):
             response = self._adapter(session).request(
                 path, method, raise_exc=False, **kwargs)
         except exceptions.ClientException as exc:
-            raise KeystoneError("cannot %s: %s" % (what, type(exc).__name__
-                                                    + (": %s" % exc)))
+            raise KeystoneError("cannot %s: %s: %s" % (
+                what, type(exc).__name__, exc))
         if response.status_code not in ok:
             raise KeystoneError(
                 "cannot %s: Keystone answered %d %s" % (
@@ -230,8 +231,8 @@ class Keystone(object):
                 continue
             response = self._request(
                 self.admin_session, "DELETE",
-                "/users/%s/application_credentials/%s" % (user_id,
-                                                           cred["id"]),
+                "/users/%s/application_credentials/%s" % (
+                    user_id, cred["id"]),
                 "delete application credential %s" % cred["name"],
                 ok=(204, 404))
             if response.status_code == 204:

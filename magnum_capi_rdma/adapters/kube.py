@@ -24,6 +24,8 @@ import logging
 
 from oslo_config import cfg
 
+from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
+
 LOG = logging.getLogger(__name__)
 
 #: short key -> (apiVersion option, plural)
