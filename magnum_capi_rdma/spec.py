@@ -53,6 +53,15 @@ RESOURCE_PREFIXES = {
     "sriov": "nvidia.com",
     "ib-sriov": "nvidia.com",
 }
+# Names of Magnum object fields (not labels) that problems may name.
+FIELD_NAMES = frozenset((
+    "description", "cluster_template", "cluster", "node_groups", "labels",
+    "name", "role", "image_id", "keypair_id", "keypair",
+    "external_network_id", "fixed_network", "fixed_subnet",
+    "dns_nameserver", "master_flavor_id", "flavor_id", "master_lb_enabled",
+    "floating_ip_enabled", "cluster_distro", "server_type",
+    "network_driver", "master_count", "node_count", "min_node_count",
+    "max_node_count"))
 _NAME_FIELD = re.compile(r"^[^\s,][^,]{0,254}$")
 _TEXT_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 
@@ -68,7 +77,8 @@ class Problem:
     where: str = ""
 
     def __str__(self):
-        text = "%s: label %s" % (self.where or "input", self.label)
+        noun = "field" if self.label in FIELD_NAMES else "label"
+        text = "%s: %s %s" % (self.where or "input", noun, self.label)
         if self.value is not None:
             text += " = %r" % (self.value,)
         if self.message:

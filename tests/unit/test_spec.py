@@ -389,3 +389,11 @@ def test_unsupported_network_driver_named():
     desc["cluster_template"]["network_driver"] = "flannel"
     (found,) = problems(desc)
     assert found.label == "network_driver" and "calico" in found.allowed
+
+
+def test_problem_lines_say_field_or_label():
+    desc = minimal(rdma_hca_max="x")
+    desc["cluster"]["master_count"] = 2
+    lines = sorted(str(p) for p in problems(desc))
+    assert lines[0].startswith("cluster: field master_count = 2")
+    assert lines[1].startswith("template: label rdma_hca_max = 'x'")
