@@ -11,3 +11,23 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
+"""A simulator of the Cluster API controllers, for tests and the local stack.
+
+It is **not** Cluster API: no server is ever created and no workload
+cluster exists. On a management cluster that runs only an API server (the
+test bed, ``tools/stack``), it writes what the Cluster API core, CAPO
+(OpenStack), kubeadm control plane and cluster-api-addon-provider
+controllers would write for the objects a release of the
+``openstack-cluster`` chart makes: finalizers, MachineSets and Machines,
+phases, conditions, provider IDs, addresses, the workload kubeconfig Secret,
+and deletions that take time. Delays and faults (quota, network, add-on
+failures, stalls, stuck deletions) are configurable per cluster.
+
+Run it as ``python -m magnum_capi_rdma.simulator --kubeconfig FILE`` or
+in-process through :class:`Simulator`. Never point it at a real management
+cluster: it would fight the real controllers.
+"""
+
+from magnum_capi_rdma.simulator.core import Simulator  # noqa: F401
+
+__all__ = ["Simulator"]
