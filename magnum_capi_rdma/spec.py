@@ -33,6 +33,7 @@ from magnum_capi_rdma import labels as label_spec
 DEFAULT_WORKER = "default-worker"
 DEFAULT_MASTER = "default-master"
 NODEGROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]+[a-z0-9]$")
+KUBE_TAG_RE = re.compile(label_spec.LABELS["kube_tag"].pattern)
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
     r"[0-9a-fA-F]{12}$")
@@ -156,6 +157,9 @@ class NodeGroupSpec:
     boot_volume_type: str = None
     extra_networks: tuple = ()
     rdma: RdmaSpec = RdmaSpec()
+    # Set only when the group runs another version than the cluster (a
+    # node-group-scoped upgrade); without the leading "v".
+    kube_version: str = None
 
     @property
     def node_labels_dict(self):
@@ -714,6 +718,7 @@ class _Builder:
             p.add("node_count", count, "min_node_count (%s) <= node_count "
                   "<= max_node_count (%s)" % (low, high), "", where)
         rdma = self._rdma(name, server_type)
+        kube_version = self._group_version(group, where)
         return NodeGroupSpec(
             name=name, role="worker", flavor=flavor, image=image,
             node_count=count, availability_zone=r("availability_zone", name),
@@ -721,7 +726,19 @@ class _Builder:
             node_labels=r("node_labels", name), taints=r("node_taints", name),
             boot_volume_size=r("boot_volume_size", name),
             boot_volume_type=r("boot_volume_type", name),
-            extra_networks=r("extra_network_names", name), rdma=rdma)
+            extra_networks=r("extra_network_names", name), rdma=rdma,
+            kube_version=kube_version)
+
+    def _group_version(self, group, where):
+        """A node group's own Kubernetes version (Magnum's ``version``)."""
+        version = group.get("version")
+        if version in (None, ""):
+            return None
+        if not isinstance(version, str) or not KUBE_TAG_RE.match(version):
+            self.problems.add("version", version, "a Kubernetes version "
+                              "like v1.33.1", "", where)
+            return None
+        return version.lstrip("v")
 
     # -- RDMA ----------------------------------------------------------------
 

@@ -29,6 +29,8 @@ def _group(spec, group):
         values["machineCount"] = group.node_count
     if group.image and group.image != spec.image:
         values.update(common.image(group.image))
+    if group.kube_version and group.kube_version != spec.kube_version:
+        values["kubernetesVersion"] = group.kube_version
     if group.availability_zone:
         values["failureDomain"] = group.availability_zone
     if group.node_labels:

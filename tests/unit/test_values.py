@@ -279,3 +279,27 @@ def test_values_are_pure():
     assert values.build_values(cluster_spec, "s") == values.build_values(
         cluster_spec, "s")
     assert desc == BASE
+
+
+def test_node_group_scoped_version():
+    vals = render(groups=[
+        {"name": "old", "flavor_id": "f1", "node_count": 1,
+         "version": "v1.32.4"},
+        {"name": "same", "flavor_id": "f1", "node_count": 1,
+         "version": "v1.33.1"},
+        {"name": "unset", "flavor_id": "f1", "node_count": 1}])
+    assert group(vals, "old")["kubernetesVersion"] == "1.32.4"
+    assert "kubernetesVersion" not in group(vals, "same")
+    assert "kubernetesVersion" not in group(vals, "unset")
+    assert vals["kubernetesVersion"] == "1.33.1"
+
+
+def test_node_group_version_must_be_a_version():
+    desc = copy.deepcopy(BASE)
+    desc["node_groups"] = [{"name": "bad", "flavor_id": "f1",
+                            "node_count": 1, "version": "latest"}]
+    with pytest.raises(spec.InvalidSpec) as info:
+        spec.build_spec(desc)
+    (problem,) = info.value.problems
+    assert problem.label == "version" and problem.value == "latest"
+    assert "v1.33.1" in str(problem) and "nodegroup:bad" in str(problem)
