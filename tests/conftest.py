@@ -17,9 +17,15 @@
 asks for it), installs the project's CRDs and reports its start time in the
 pytest summary. Without the pinned binaries the tests that need the bed are
 skipped, except in CI (env ``CI`` set), where that is an error.
+
+Every test runs with Python sockets restricted to loopback (and Unix
+sockets): a connection anywhere else raises NonLoopbackConnection, unless
+``MAGNUM_CAPI_RDMA_ALLOW_NETWORK=1``.
 """
 
+import ipaddress
 import os
+import socket
 import uuid
 
 import pytest
@@ -40,6 +46,57 @@ def require_bed_tools():
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+class NonLoopbackConnection(OSError):
+    """A test tried to connect to something other than loopback."""
+
+
+def _is_loopback(address):
+    if not isinstance(address, tuple):
+        return True  # a Unix socket path
+    host = str(address[0]).split("%", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name we cannot vouch for
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only():
+    """Refuse connections from this process to non-loopback addresses."""
+    if os.environ.get("MAGNUM_CAPI_RDMA_ALLOW_NETWORK") == "1":
+        yield
+        return
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and (
+                not _is_loopback(address)):
+            raise NonLoopbackConnection(
+                "tests may only talk to loopback, not %r (set "
+                "MAGNUM_CAPI_RDMA_ALLOW_NETWORK=1 to allow)" % (address,))
+
+    def connect(self, address):
+        check(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect
+        socket.socket.connect_ex = real_connect_ex
 
 
 def pytest_terminal_summary(terminalreporter):

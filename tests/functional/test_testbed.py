@@ -14,6 +14,7 @@
 """The test bed itself: real etcd + kube-apiserver, RBAC, CRDs, restarts."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -248,3 +249,18 @@ def test_bed_command_up_status_down(tmp_path):
     assert down.returncode == 0, down.stderr
     assert not any(cluster.pid_alive(pid) for pid in pids.values())
     assert _bed("status", "--state", state).returncode == 1
+
+
+@pytest.mark.parametrize("address", [("192.0.2.1", 80), ("2001:db8::1", 80),
+                                     ("example.invalid", 443)])
+def test_non_loopback_connections_are_refused(address):
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        with pytest.raises(conftest.NonLoopbackConnection, match="loopback"):
+            sock.connect(address)
+
+
+def test_loopback_connections_are_allowed(management_cluster):
+    with socket.create_connection(
+            ("127.0.0.1", management_cluster.secure_port), timeout=5):
+        pass
