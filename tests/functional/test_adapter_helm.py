@@ -360,3 +360,58 @@ def test_bad_chart_repo_is_named(helm_bin, kubeconfig, tmp_path):
     with pytest.raises(helm_adapter.HelmError) as caught:
         helm.install_or_upgrade("r", "default", {})
     assert "nowhere" in str(caught.value)
+
+
+TEST_CHART = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "charts", "openstack-cluster")
+
+
+def test_project_test_chart_from_http_repo(helm_bin, kubeconfig,
+                                           kube_api_client, namespace,
+                                           tmp_path):
+    """The shared openstack-cluster test chart, served as a repository.
+
+    Installs it with the adapter, then reads what it made with the kube
+    adapter: both adapters against the objects the driver works on.
+    """
+    from magnum_capi_rdma.adapters import kube as kube_adapter
+    from magnum_capi_rdma import conf as conf_mod
+
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run([helm_bin, "package", TEST_CHART, "-d", str(served)],
+                   check=True, capture_output=True)
+    with _CountingRepo(str(served)) as repo:
+        subprocess.run([helm_bin, "repo", "index", str(served), "--url",
+                        repo.url], check=True, capture_output=True)
+        helm = helm_adapter.Helm(
+            executable=helm_bin, kubeconfig=kubeconfig,
+            chart_repo=repo.url, chart_name="openstack-cluster",
+            cache_dir=str(tmp_path / "cache"), timeout=60, retries=1,
+            default_version="0.27.0-test")
+        versions = {option: conf_mod.cfg.CONF.capi_rdma[option]
+                    for option, _ in kube_adapter.KINDS.values()}
+        kube = kube_adapter.Kube(kube_api_client, versions)
+
+        assert helm.install_or_upgrade("demo", namespace, {}) == 1
+        assert [c["metadata"]["name"] for c in kube.list(
+            "cluster", namespace)] == ["demo"]
+        assert kube.list("kubeadmcontrolplane", namespace)
+
+        with pytest.raises(helm_adapter.HelmError) as caught:
+            helm.install_or_upgrade(
+                "demo", namespace, {"addons": {"cni": {"type": "weave"}}})
+        assert caught.value.transient is False
+        assert "addons.cni.type must be calico or cilium" in str(
+            caught.value)
+        # Rendering failed: no revision was recorded, the old one stands.
+        assert helm.revision("demo", namespace) == 1
+        assert helm.status("demo", namespace) == "deployed"
+
+        assert helm.install_or_upgrade("demo", namespace, {}) == 2
+        assert helm.status("demo", namespace) == "deployed"
+        assert helm.chart_version_of("demo", namespace) == "0.27.0-test"
+        assert repo.tgz_gets() == ["/openstack-cluster-0.27.0-test.tgz"]
+
+        assert helm.uninstall("demo", namespace) is True
+        assert kube.list("cluster", namespace) == []
