@@ -11,3 +11,12 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
+"""The imperative shell's narrow adapters, each tested on the real thing.
+
+- :mod:`.helm`: pyhelm3 on one asyncio loop thread; chart pulled once.
+- :mod:`.kube`: the management cluster; kinds by short key, apiVersions
+  from ``[capi_rdma]``.
+- :mod:`.keystone`: restricted per-cluster application credentials and
+  the ``clouds.yaml`` Secret.
+- :mod:`.certs`: Magnum's cluster CAs as Cluster API Secrets.
+"""

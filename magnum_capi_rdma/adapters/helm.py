@@ -174,6 +174,13 @@ def _is_remote(repo):
     return bool(repo) and repo.startswith(("http://", "https://", "oci://"))
 
 
+def pull_ref(repo, name):
+    """(chart reference, --repo argument) for ``helm pull``."""
+    if repo.startswith("oci://"):
+        return "%s/%s" % (repo.rstrip("/"), name), None
+    return name, repo
+
+
 def _cache_key(repo, name, version):
     digest = hashlib.sha256(
         ("%s\0%s\0%s" % (repo, name, version)).encode()).hexdigest()[:12]
@@ -296,10 +303,7 @@ class Helm(object):
     def _pull(self, repo, version, destination):
         _, command = self._clients()
         os.makedirs(self.cache_dir, exist_ok=True)
-        if repo.startswith("oci://"):
-            ref, repo_arg = "%s/%s" % (repo.rstrip("/"), self.chart_name), None
-        else:
-            ref, repo_arg = self.chart_name, repo
+        ref, repo_arg = pull_ref(repo, self.chart_name)
         LOG.info("Pulling chart %s version %s from %s", self.chart_name,
                  version, repo)
         staging = tempfile.mkdtemp(prefix=".pull-", dir=self.cache_dir)

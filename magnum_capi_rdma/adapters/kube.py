@@ -23,6 +23,7 @@ import base64
 import logging
 
 from oslo_config import cfg
+import yaml
 
 from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
 
@@ -155,7 +156,8 @@ class Kube(object):
                 api_client = config.new_client_from_config(path)
             else:
                 api_client = cls._default_client()
-        except (config.ConfigException, OSError, ValueError) as exc:
+        except (config.ConfigException, OSError, ValueError, TypeError,
+                yaml.YAMLError) as exc:
             raise KubeError(
                 "cannot load the management cluster's kubeconfig %s: %s"
                 % (path or "(in-cluster or ~/.kube/config)", exc))
@@ -299,8 +301,12 @@ class Kube(object):
         if self.list_secrets(name, HELM_RELEASE_SECRET_SELECTOR):
             return False
         for kind in CAPI_KINDS:
-            if self.list(kind, name):
-                return False
+            try:
+                if self.list(kind, name):
+                    return False
+            except KubeError as exc:
+                if exc.status != 404:  # 404: that CRD is not installed
+                    raise
         return True
 
     def delete_namespace_if_empty(self, name, secret_selector=None):

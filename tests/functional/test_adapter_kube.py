@@ -227,3 +227,15 @@ def test_namespace_lifecycle(kube, kube_api_client):
         core.replace_namespace_finalize(
             name, {"metadata": {"name": name}, "spec": {"finalizers": []}})
     assert kube.delete_namespace_if_empty(name) is False
+
+
+def test_namespace_empty_when_a_crd_is_missing(kube_api_client, namespace):
+    """A kind whose CRD is not installed (404) holds nothing back."""
+    versions = {option: conf_mod.cfg.CONF.capi_rdma[option]
+                for option, _ in kube_adapter.KINDS.values()}
+    versions["addons_api_version"] = "not-installed.example.org/v1"
+    kube = kube_adapter.Kube(kube_api_client, versions)
+    with pytest.raises(kube_adapter.KubeError) as caught:
+        kube.list("helmrelease", namespace)
+    assert caught.value.status == 404
+    assert kube.namespace_is_empty(namespace, kube_adapter.OWNER_SELECTOR)

@@ -161,3 +161,10 @@ def test_missing_executable_is_a_clear_error(tmp_path):
     with pytest.raises(helm.HelmError) as caught:
         obj.install_or_upgrade("r", "ns", {})
     assert "no-helm" in str(caught.value)
+
+
+def test_pull_ref_for_each_kind_of_repo():
+    assert helm.pull_ref("oci://reg.example/charts/", "oc") == (
+        "oci://reg.example/charts/oc", None)
+    assert helm.pull_ref("https://charts.example", "oc") == (
+        "oc", "https://charts.example")
