@@ -1259,7 +1259,10 @@ class Simulator(object):
             return
         desired = int(spec_of(ms).get("replicas") or 0)
         live = [m for m in machines if not deleting(m)]
-        if len(live) < desired:
+        # Preflight check: new workers wait for an initialized control plane.
+        initialized = condition_status(
+            cluster, "ControlPlaneInitialized") == "True"
+        if len(live) < desired and initialized:
             taken = {name_of(m) for m in snap.items("machine")
                      if ns_of(m) == namespace}
             for _ in range(desired - len(live)):

@@ -1,0 +1,33 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Fixtures of the functional tests: the Cluster API simulator."""
+
+import pytest
+
+
+@pytest.fixture
+def simulator(kube_api_client):
+    """A :class:`Simulator` reconciling every namespace in the background.
+
+    Faults set through it (``set_faults``) last for the test only: the
+    simulator is stopped and dropped afterwards.
+    """
+    from magnum_capi_rdma.simulator import Simulator
+
+    sim = Simulator(kube_api_client)
+    sim.start(interval=0.1)
+    try:
+        yield sim
+    finally:
+        sim.stop()
