@@ -109,8 +109,8 @@ def test_cluster_template_create_and_show(openstack_stack, template_name):
         "--coe", "kubernetes", "--image", openstack_stack.image,
         "--external-network", "public", "--fixed-network", "private",
         "--flavor", "g1.rdma", "--master-flavor", "m1.small",
-        "--keypair", "demo", "--labels", _labels_arg(RDMA_LABELS),
-        project="demo")
+        "--keypair", "demo", "--network-driver", "calico",
+        "--labels", _labels_arg(RDMA_LABELS), project="demo")
     assert created["name"] == template_name
     shown = openstack_stack.cli("coe", "cluster", "template", "show",
                                 template_name, project="demo")
@@ -118,6 +118,8 @@ def test_cluster_template_create_and_show(openstack_stack, template_name):
     assert shown["coe"] == "kubernetes"
     assert shown["flavor_id"] == "g1.rdma"
     assert shown["keypair_id"] == "demo"
+    assert shown["network_driver"] == "calico"
+    assert shown["driver"] == "k8s_capi_rdma"
     assert {k: shown["labels"].get(k) for k in RDMA_LABELS} == RDMA_LABELS
     # another project does not see a private template
     others = openstack_stack.cli("coe", "cluster", "template", "list",
