@@ -26,7 +26,7 @@ def simulator(kube_api_client):
     from magnum_capi_rdma.simulator import Simulator
 
     sim = Simulator(kube_api_client)
-    sim.start(interval=0.1)
+    sim.start(interval=0.2)
     try:
         yield sim
     finally:

@@ -1,0 +1,168 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The simulator command drives a release of the *real* chart.
+
+Only runs when ``MAGNUM_CAPI_RDMA_REAL_CHART`` names a local directory of
+the public ``openstack-cluster`` chart with its dependencies built (the
+chart is never part of this project). Install, wait for Ready, scale a
+node group up with ``helm upgrade``, ``helm uninstall``, and wait until
+nothing of the cluster is left; the timings are printed.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from kubernetes import client
+import pytest
+import yaml
+
+CHART = os.environ.get("MAGNUM_CAPI_RDMA_REAL_CHART")
+RELEASE = "real"
+CAPI = ("cluster.x-k8s.io", "v1beta1")
+KCP = ("controlplane.cluster.x-k8s.io", "v1beta1")
+INFRA = ("infrastructure.cluster.x-k8s.io", "v1beta1")
+ADDONS = ("addons.stackhpc.com", "v1alpha1")
+
+pytestmark = pytest.mark.skipif(
+    not CHART, reason="MAGNUM_CAPI_RDMA_REAL_CHART (a local directory of "
+    "the real openstack-cluster chart) is not set")
+
+
+def chart_values(workers):
+    return {
+        "kubernetesVersion": "1.33.1",
+        "machineImageId": "image-1",
+        "cloudCredentialsSecretName": RELEASE + "-cloud-credentials",
+        "controlPlane": {"machineFlavor": "m1.medium", "machineCount": 3},
+        "nodeGroups": [
+            {"name": "md-0", "machineFlavor": "m1.small",
+             "machineCount": workers},
+            {"name": "auto", "machineFlavor": "m1.small", "autoscale": True,
+             "machineCountMin": 1, "machineCountMax": 3},
+        ],
+    }
+
+
+class Release(object):
+    def __init__(self, api_client, kubeconfig, helm_bin, namespace, tmp):
+        self.custom = client.CustomObjectsApi(api_client)
+        self.helm_cmd = [helm_bin, "--kubeconfig", kubeconfig,
+                         "--namespace", namespace]
+        self.namespace = namespace
+        self.tmp = tmp
+
+    def helm(self, *args, values=None):
+        argv = self.helm_cmd + list(args)
+        if values is not None:
+            path = self.tmp / "values.yaml"
+            path.write_text(yaml.safe_dump(values))
+            argv += ["--values", str(path)]
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=180)
+        assert done.returncode == 0, "helm %s: %s" % (args[0], done.stderr)
+
+    def list(self, gv, plural):
+        return self.custom.list_namespaced_custom_object(
+            gv[0], gv[1], self.namespace, plural)["items"]
+
+    def ready(self, workers):
+        clusters = self.list(CAPI, "clusters")
+        if not clusters or not any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (clusters[0].get("status") or {}).get(
+                    "conditions") or ()):
+            return False
+        mds = self.list(CAPI, "machinedeployments")
+        if len(mds) != 2:
+            return False
+        for md in mds:
+            status = md.get("status") or {}
+            if status.get("phase") != "Running" or status.get(
+                    "readyReplicas") != md["spec"].get("replicas"):
+                return False
+        md0 = [md for md in mds if md["metadata"]["name"] == RELEASE
+               + "-md-0"]
+        addons = self.list(ADDONS, "helmreleases") + self.list(
+            ADDONS, "manifests")
+        return (md0 and md0[0]["status"]["readyReplicas"] == workers
+                and addons and all((a.get("status") or {}).get("phase")
+                                   == "Deployed" for a in addons))
+
+    def leftovers(self):
+        return {plural: [o["metadata"]["name"] for o in self.list(gv, plural)]
+                for gv, plural in ((CAPI, "clusters"), (CAPI, "machines"),
+                                   (CAPI, "machinesets"),
+                                   (CAPI, "machinedeployments"),
+                                   (KCP, "kubeadmcontrolplanes"),
+                                   (INFRA, "openstackclusters"))
+                if self.list(gv, plural)}
+
+
+def wait(check, what, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    pytest.fail("timed out after %ss: %s" % (timeout, what))
+
+
+def test_real_chart_ready_scaled_and_uninstalled(
+        kube_api_client, kubeconfig, helm_bin, namespace, tmp_path):
+    if not os.path.isdir(os.path.join(CHART, "charts")):
+        pytest.fail("%s has no charts/ folder: run 'helm dependency build' "
+                    "in it first" % CHART, pytrace=False)
+    release = Release(kube_api_client, kubeconfig, helm_bin, namespace,
+                      tmp_path)
+    log = open(tmp_path / "simulator.log", "w+")
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "magnum_capi_rdma.simulator", "--kubeconfig",
+         kubeconfig, "--install-crds", "--namespace", namespace,
+         "--interval", "0.2"], stdout=log, stderr=subprocess.STDOUT)
+    timings = []
+    try:
+        started = time.monotonic()
+        release.helm("install", RELEASE, CHART, values=chart_values(2))
+        wait(lambda: release.ready(2), "Ready with 2 workers")
+        timings.append(("install -> Ready", time.monotonic() - started))
+        machines = release.list(CAPI, "machines")
+        assert len(machines) == 3 + 2 + 1
+        assert all(m["spec"]["providerID"].startswith("openstack:///")
+                   for m in machines)
+
+        started = time.monotonic()
+        release.helm("upgrade", RELEASE, CHART, values=chart_values(4))
+        wait(lambda: release.ready(4), "scaled to 4 workers")
+        timings.append(("upgrade (scale 2 -> 4) -> Ready",
+                        time.monotonic() - started))
+
+        started = time.monotonic()
+        release.helm("uninstall", RELEASE)
+        assert release.list(CAPI, "clusters"), (
+            "the Cluster went at once: its finalizer did not hold it")
+        wait(lambda: not release.leftovers(), "everything gone")
+        timings.append(("uninstall -> nothing left",
+                        time.monotonic() - started))
+    finally:
+        sim.terminate()
+        sim.wait(20)
+        log.seek(0)
+        output = log.read()
+        log.close()
+    for what, seconds in timings:
+        print("real chart: %s: %.1fs" % (what, seconds))
+    assert sim.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
