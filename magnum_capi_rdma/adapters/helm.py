@@ -24,6 +24,7 @@ per call, and the cache survives restarts.
 """
 
 import asyncio
+import datetime
 import hashlib
 import json
 import logging
@@ -63,6 +64,8 @@ TRANSIENT_PATTERNS = (
     "internal error occurred",
 )
 
+#: What helm says when a release is locked by a pending operation.
+BUSY = "another operation (install/upgrade/rollback) is in progress"
 MAX_MESSAGE = 400
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 15.0
@@ -174,6 +177,21 @@ def _is_remote(repo):
     return bool(repo) and repo.startswith(("http://", "https://", "oci://"))
 
 
+def _age_seconds(timestamp):
+    """Seconds since an RFC 3339 timestamp from helm, or None."""
+    if not timestamp:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(
+            timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return int((now - when).total_seconds())
+
+
 def pull_ref(repo, name):
     """(chart reference, --repo argument) for ``helm pull``."""
     if repo.startswith("oci://"):
@@ -193,7 +211,7 @@ class Helm(object):
 
     def __init__(self, executable, kubeconfig, chart_repo, chart_name,
                  cache_dir, timeout, retries, default_version=None,
-                 backoff=BACKOFF_BASE):
+                 backoff=BACKOFF_BASE, stale_after=None):
         self.executable = executable
         self.kubeconfig = kubeconfig or None
         self.chart_repo = chart_repo
@@ -203,6 +221,9 @@ class Helm(object):
         self.retries = int(retries)
         self.default_version = default_version
         self.backoff = backoff
+        #: Seconds after which a pending revision is taken as abandoned.
+        self.stale_after = (2 * self.timeout if stale_after is None
+                            else stale_after)
         self._charts = {}
         self._chart_lock = threading.Lock()
         self._command = None
@@ -334,7 +355,9 @@ class Helm(object):
         """Install or upgrade ``release``; return the new revision.
 
         Does not wait for readiness (the status sync watches that).
-        Transient failures are retried ``retries`` times with backoff.
+        Transient failures are retried ``retries`` times with backoff; a
+        release still locked after that by an upgrade older than
+        ``stale_after`` (a helm that died) is rolled back and retried.
         """
         path = self.chart_path(chart_version)
         client, command = self._clients()
@@ -347,10 +370,48 @@ class Helm(object):
                 timeout=self._helm_timeout())
             return revision.revision
 
-        revision = self._with_retries("install/upgrade", release, install)
+        try:
+            revision = self._with_retries("install/upgrade", release,
+                                          install)
+        except HelmError as exc:
+            if not (exc.transient and BUSY in str(exc)
+                    and self._unstick(release, namespace)):
+                raise
+            revision = self._with_retries("install/upgrade", release,
+                                          install)
         LOG.info("Release %s/%s at revision %s", namespace, release,
                  revision)
         return revision
+
+    def _unstick(self, release, namespace):
+        """Roll back an upgrade or rollback left pending by a dead helm.
+
+        Only when the pending revision is older than ``stale_after``
+        seconds (no live helm of ours runs that long). A stuck
+        ``pending-install`` has nothing to roll back to: that raises a
+        non-transient HelmError saying what to do. True if rolled back.
+        """
+        meta = self._status(release, namespace) or {}
+        status = meta.get("status") or ""
+        if not status.startswith("pending-"):
+            return False
+        age = _age_seconds(meta.get("deployedAt"))
+        if age is None or age < self.stale_after:
+            return False
+        if status == "pending-install":
+            raise HelmError(
+                "helm release %s/%s has been pending-install for %ds (an "
+                "install was interrupted); delete the cluster to remove it"
+                % (namespace, release, age), transient=False,
+                operation="install/upgrade", release=release)
+        _, command = self._clients()
+        LOG.warning("Release %s/%s stuck in %s for %ds: rolling back to "
+                    "the previous revision", namespace, release, status, age)
+        self._with_retries(
+            "rollback", release,
+            lambda: command.rollback(release, None, namespace=namespace,
+                                     timeout=self._helm_timeout()))
+        return True
 
     def uninstall(self, release, namespace):
         """Uninstall ``release``; False if it did not exist."""

@@ -415,3 +415,89 @@ def test_project_test_chart_from_http_repo(helm_bin, kubeconfig,
 
         assert helm.uninstall("demo", namespace) is True
         assert kube.list("cluster", namespace) == []
+
+
+def _killed_mid_wait(helm_bin, kubeconfig, core, namespace, chart, release,
+                     revision, command):
+    """Run ``helm <command> --wait`` and SIGKILL it while it is pending."""
+    proc = subprocess.Popen(
+        [helm_bin, command, release, chart, "--namespace", namespace,
+         "--kubeconfig", kubeconfig, "--set", "clusterName=k",
+         "--set", "deployment=true", "--wait", "--timeout", "120s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                status = _release_status(core, namespace, release, revision)
+                if status.startswith("pending-"):
+                    return status
+            except Exception:  # noqa: B902 - not written yet
+                pass
+            time.sleep(0.1)
+        pytest.fail("helm %s never went pending" % command)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_upgrade_left_pending_by_a_dead_helm_is_rolled_back(
+        helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
+        tmp_path):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    helm = make_helm(helm_bin, kubeconfig, local_chart, tmp_path,
+                     retries=1, backoff=0.5, stale_after=1)
+    assert helm.install_or_upgrade("stuck", namespace,
+                                   {"clusterName": "a"}) == 1
+    assert _killed_mid_wait(helm_bin, kubeconfig, core, namespace,
+                            local_chart, "stuck", 2,
+                            "upgrade") == "pending-upgrade"
+    time.sleep(1.5)
+    # Still pending for good: nothing will ever finish revision 2.
+    assert helm.status("stuck", namespace) == "pending-upgrade"
+
+    revision = helm.install_or_upgrade("stuck", namespace,
+                                       {"clusterName": "b"})
+    assert revision == 4  # 3 is the rollback to 1
+    assert helm.status("stuck", namespace) == "deployed"
+    assert _release_status(core, namespace, "stuck", 3) == "superseded"
+
+
+def test_fresh_pending_upgrade_is_not_rolled_back(
+        helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
+        tmp_path):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    helm = make_helm(helm_bin, kubeconfig, local_chart, tmp_path,
+                     retries=1, backoff=0.2, stale_after=600)
+    helm.install_or_upgrade("young", namespace, {"clusterName": "a"})
+    _killed_mid_wait(helm_bin, kubeconfig, core, namespace, local_chart,
+                     "young", 2, "upgrade")
+    with pytest.raises(helm_adapter.HelmError) as caught:
+        helm.install_or_upgrade("young", namespace, {"clusterName": "b"})
+    assert caught.value.transient is True
+    assert helm_adapter.BUSY in str(caught.value)
+    assert helm.revision("young", namespace) == 2
+
+
+def test_install_left_pending_is_a_clear_error(
+        helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
+        tmp_path):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    helm = make_helm(helm_bin, kubeconfig, local_chart, tmp_path,
+                     retries=0, stale_after=1)
+    _killed_mid_wait(helm_bin, kubeconfig, core, namespace, local_chart,
+                     "half", 1, "install")
+    time.sleep(1.5)
+    with pytest.raises(helm_adapter.HelmError) as caught:
+        helm.install_or_upgrade("half", namespace, {"clusterName": "b"})
+    assert caught.value.transient is False
+    assert "pending-install" in str(caught.value)
+    # Deleting the cluster still works: uninstall clears it.
+    assert helm.uninstall("half", namespace) is True
+    assert helm.revision("half", namespace) is None
