@@ -193,15 +193,32 @@ class Keystone(object):
                     "cannot create an application credential for project "
                     "%s with a token scoped to project %s"
                     % (project_id, scoped))
-        response = self._request(
-            self.user_session, "POST",
-            "/users/%s/application_credentials" % user_id,
-            "create application credential %s for user %s" % (
-                name, user_id),
-            json={"application_credential": body})
+        try:
+            response = self._request(
+                self.user_session, "POST",
+                "/users/%s/application_credentials" % user_id,
+                "create application credential %s for user %s" % (
+                    name, user_id),
+                json={"application_credential": body})
+        except KeystoneError as exc:
+            if exc.status == 403 and self._token_is_app_credential():
+                raise KeystoneError(
+                    "%s. The request was authenticated with a restricted "
+                    "application credential, which Keystone does not let "
+                    "create another; use a password or an unrestricted "
+                    "application credential" % exc, status=403) from None
+            raise
         cred = response.json()["application_credential"]
         return {"id": cred["id"], "secret": cred["secret"],
                 "name": cred["name"]}
+
+    def _token_is_app_credential(self):
+        """True if the user's token came from an application credential."""
+        try:
+            access = self.user_session.auth.get_access(self.user_session)
+            return bool(getattr(access, "application_credential_id", None))
+        except Exception:  # noqa: B902 - only refines an error message
+            return False
 
     def find_app_credentials(self, cluster_uuid, user_id, session=None):
         """This cluster's credentials of the user (no secrets)."""

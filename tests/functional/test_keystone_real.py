@@ -135,3 +135,19 @@ def test_rotation_and_admin_cleanup(real_keystone, member):  # noqa: F811
     assert [c["id"] for c in admin_only.find_app_credentials(
         str(other["name"])[len(ks.app_credential_name("")):],
         user_id)] == [other["id"]]
+
+
+def test_user_on_a_restricted_credential_gets_a_clear_error(
+        real_keystone, member):  # noqa: F811
+    user_id, project_id, session = member
+    admin = real_keystone.admin_session()
+    first = ks.Keystone(session, admin).create_app_credential(
+        str(uuid.uuid4()), user_id)
+    app_session = real_keystone.app_credential_session(first["id"],
+                                                       first["secret"])
+    with pytest.raises(ks.KeystoneError) as caught:
+        ks.Keystone(app_session, admin).create_app_credential(
+            str(uuid.uuid4()), user_id)
+    assert caught.value.status == 403
+    assert "restricted application credential" in str(caught.value)
+    assert first["secret"] not in str(caught.value)
