@@ -1058,21 +1058,44 @@ def _recorded_venv():
         return None
 
 
+# stopped together, then the message bus and the database they use
+CLIENT_SERVICES = ("simulator", "magnum-conductor", "magnum-api", "glance",
+                   "stubs", "keystone")
+BACKING_SERVICES = ("rabbitmq", "epmd", "mariadb")
+
+
+def _stop_logged(name):
+    if stop(name):
+        log("stopped %s" % name)
+
+
+def _stop_mgmt():
+    venv = _recorded_venv()
+    if not (os.path.isdir(path("mgmt")) and venv and _bed_available()):
+        return
+    result = subprocess.run(
+        [os.path.join(venv, "bin", "python"), "-m", "tests.bed", "down",
+         "--state", path("mgmt")], cwd=REPO, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        log("tests.bed down exited %d: %s" % (result.returncode,
+                                              result.stderr.strip()[-300:]))
+    else:
+        log("stopped the management cluster")
+
+
 def cmd_down(args):
     if not os.path.isdir(STATE):
         log("nothing to stop: no state folder %s" % STATE)
         return 0
-    for name in SERVICES:
-        if stop(name):
-            log("stopped %s" % name)
-    venv = _recorded_venv()
-    if os.path.isdir(path("mgmt")) and venv and os.path.exists(
-            os.path.join(REPO, "tests", "bed", "__main__.py")):
-        result = subprocess.run(
-            [os.path.join(venv, "bin", "python"), "-m", "tests.bed",
-             "down", "--state", path("mgmt")], cwd=REPO)
-        if result.returncode:
-            log("tests.bed down exited %d" % result.returncode)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(_stop_logged, n) for n in CLIENT_SERVICES]
+        jobs.append(pool.submit(_stop_mgmt))
+        for job in jobs[:-1]:
+            job.result()
+        for name in BACKING_SERVICES:
+            _stop_logged(name)
+        jobs[-1].result()
     for name in SERVICES:
         for port in ports_of(name):
             wait_port(name, port, 30, closed=True)
