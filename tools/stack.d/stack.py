@@ -35,6 +35,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -210,6 +212,34 @@ def wait_port(name, port, timeout, closed=False):
                              % (port, name, state, timeout,
                                 path("logs", name + ".log")))
         time.sleep(0.1)
+
+
+def wait_http(name, port, timeout):
+    """Wait until the service answers HTTP on PORT (any status counts).
+
+    gunicorn opens its port before its worker has loaded the application,
+    so an open port is not yet a working service.
+    """
+    wait_port(name, port, timeout)
+    deadline = time.monotonic() + timeout
+    url = "http://%s:%d/" % (HOST, port)
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            pass
+        if not running_pid(name):
+            raise StackError("%s exited while starting; see %s"
+                             % (name, path("logs", name + ".log")))
+        if time.monotonic() > deadline:
+            raise StackError("%s did not answer on port %d within %ds; see "
+                             "%s" % (name, port, timeout,
+                                     path("logs", name + ".log")))
+        time.sleep(0.2)
+    log("%s answers on port %d" % (name, port))
 
 
 def run(argv, what, env=None, cwd=None, capture=False):
@@ -802,6 +832,7 @@ class Stack(object):
         run([self.bin("python"), "-m", "tests.bed", "up", "--crds",
              "--state", path("mgmt")],
             "management cluster (python -m tests.bed up)", env=env, cwd=REPO)
+        log("management cluster up: %s" % path("mgmt", "kubeconfig"))
         if running_pid("simulator"):
             return
         simulator = os.path.join(REPO, "magnum_capi_rdma", "simulator",
@@ -927,12 +958,14 @@ def cmd_up(args):
         stack.start_keystone()
         magnum.result()
         stack.start_magnum()
-        wait_port("keystone", PORTS["keystone"], 90)
+        wait_http("keystone", PORTS["keystone"], 90)
         glance.result()
         stack.register()
-        for name in ("rabbitmq", "stubs", "glance", "magnum-api"):
+        wait_port("rabbitmq", PORTS["rabbitmq"], 120)
+        log("rabbitmq listens on port %d" % PORTS["rabbitmq"])
+        for name in ("stubs", "glance", "magnum-api"):
             for port in ports_of(name):
-                wait_port(name, port, 120)
+                wait_http(name, port, 120)
         problems = []
         try:
             mgmt.result()
