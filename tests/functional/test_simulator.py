@@ -511,6 +511,26 @@ def test_fault_machine_quota(bed, sim, namespace):
     assert "failureMessage" not in machine["status"]
 
 
+def test_fault_machine_quota_on_a_scale_up_fails_the_node_group(
+        bed, sim, namespace):
+    bed.create(release("qw", namespace, workers=1))
+    converge(sim, lambda: ready(bed, "qw", workers=1), "Ready")
+    sim.set_faults("qw", {"machine_quota_failure": True})
+    bed.patch(CAPI, "machinedeployments", "qw-md-0",
+              {"spec": {"replicas": 2}})
+    converge(sim, lambda: phase(bed.get(
+        CAPI, "machinedeployments", "qw-md-0")) == "Failed", "MD Failed")
+    phases = sorted(phase(m) for m in bed.workers("qw"))
+    assert phases == ["Failed", "Running"]
+    md = bed.get(CAPI, "machinedeployments", "qw-md-0")
+    assert md["status"]["readyReplicas"] == 1
+    assert "Quota exceeded" in [
+        c for c in md["status"]["conditions"] if c["type"] == "Ready"][0][
+            "message"]
+    # The control plane and the cluster stay healthy.
+    assert cond(bed.get(CAPI, "clusters", "qw"), "Ready") == "True"
+
+
 def test_fault_network(bed, sim, namespace):
     sim.set_faults("net", {"network_failure": "no more routers"})
     bed.create(release("net", namespace))
