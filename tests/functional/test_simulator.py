@@ -728,3 +728,51 @@ def test_cli_runs_until_sigterm(bed, kubeconfig, namespace, tmp_path):
     assert "stopping" in output and "Traceback" not in output
     assert re.search(r"Machine %s/cli-control-plane-\w+: phase "
                      r"Provisioned -> Running" % namespace, output)
+
+
+# -- pure helpers (no bed) ---------------------------------------------------
+
+def _machine(name, created, phase_=None, marked=False, deleting=False):
+    meta = {"name": name, "creationTimestamp": created}
+    if marked:
+        meta["annotations"] = {core.DELETE_MACHINE: ""}
+    if deleting:
+        meta["deletionTimestamp"] = created
+    return {"metadata": meta, "status": {"phase": phase_}}
+
+
+def test_scale_down_order_marked_then_failed_then_oldest():
+    old = _machine("a", "2026-01-01T00:00:00Z", "Running")
+    new = _machine("b", "2026-01-02T00:00:00Z", "Running")
+    failed = _machine("c", "2026-01-03T00:00:00Z", "Failed")
+    marked = _machine("d", "2026-01-04T00:00:00Z", "Running", marked=True)
+    names = [m["metadata"]["name"] for m in core.scale_down_order(
+        [new, old, failed, marked])]
+    assert names == ["d", "c", "a", "b"]
+    names = [m["metadata"]["name"] for m in core.scale_down_order(
+        [old, new], policy="Newest")]
+    assert names == ["b", "a"]
+
+
+def test_conditions_keep_transition_time_while_unchanged():
+    first = core.conditions(None, [("Ready", False, "Waiting", "m")])
+    first[0]["lastTransitionTime"] = "2000-01-01T00:00:00Z"
+    same = core.conditions(first, [("Ready", False, "Waiting", "m")])
+    assert same[0]["lastTransitionTime"] == "2000-01-01T00:00:00Z"
+    flipped = core.conditions(first, [("Ready", True, None, None)])
+    assert flipped[0]["status"] == "True"
+    assert flipped[0]["lastTransitionTime"] != "2000-01-01T00:00:00Z"
+    assert "reason" not in flipped[0]
+
+
+def test_merge_patch_removes_what_is_gone_and_names_are_label_safe():
+    assert core.merge_patch_of({"a": 1, "b": 2}, {"a": 1, "c": 3}) == {
+        "b": None, "c": 3}
+    assert core.merge_patch_of({"a": 1}, {"a": 1}) == {}
+    long_name = "x" * 80
+    value = core.label_value(long_name)
+    assert len(value) <= 63 and value == core.label_value(long_name)
+    assert core.label_value("short") == "short"
+    assert core.int_or_percent("25%", 4, 0, True) == 1
+    assert core.int_or_percent("30%", 4, 0, False) == 1
+    assert core.int_or_percent(None, 4, 1, True) == 1
