@@ -1,0 +1,72 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The observer indexes one LIST per kind by namespace and release."""
+
+from magnum_capi_rdma import observer
+
+
+def obj(kind_name, namespace, release, **extra):
+    labels = {"capi.stackhpc.com/cluster": release} if release else {}
+    return dict({"metadata": {"name": kind_name, "namespace": namespace,
+                              "labels": labels}}, **extra)
+
+
+class CountingKube(object):
+    def __init__(self, objects):
+        self.objects = objects
+        self.calls = []
+
+    def list_all(self, kind, label_selector=None):
+        self.calls.append(kind)
+        return list(self.objects.get(kind, ()))
+
+
+def test_releases_are_kept_apart_and_addon_kinds_combine():
+    kube = CountingKube({
+        "cluster": [obj("r1", "ns-a", "r1"), obj("r1", "ns-b", "r1")],
+        "kubeadmcontrolplane": [obj("r1-control-plane", "ns-a", "r1")],
+        # only one add-on kind present for r1 in ns-a
+        "manifests": [obj("r1-rdma", "ns-a", "r1")],
+        "helmrelease": [obj("r1-cni", "ns-b", "r1")],
+        # Machines found by CAPI's own cluster label too.
+        "machine": [{"metadata": {"name": "m1", "namespace": "ns-a",
+                                  "labels": {"cluster.x-k8s.io/cluster-name":
+                                             "r1"}}}],
+    })
+    obs = observer.Observer(kube, max_age=60)
+    a = obs.observed("ns-a", "r1")
+    b = obs.observed("ns-b", "r1")
+    assert a.cluster["metadata"]["namespace"] == "ns-a"
+    assert a.control_plane["metadata"]["name"] == "r1-control-plane"
+    assert [x["metadata"]["name"] for x in a.addons] == ["r1-rdma"]
+    assert [x["metadata"]["name"] for x in b.addons] == ["r1-cni"]
+    assert [m["metadata"]["name"] for m in a.machines] == ["m1"]
+    assert b.machines == () and b.control_plane is None
+    assert obs.observed("ns-a", "other").cluster is None
+
+
+def test_one_list_per_kind_per_snapshot_however_many_clusters():
+    clock = [0.0]
+    kube = CountingKube({"cluster": [obj("r%d" % i, "ns", "r%d" % i)
+                                     for i in range(50)]})
+    obs = observer.Observer(kube, max_age=5, clock=lambda: clock[0])
+    for i in range(50):
+        assert obs.observed("ns", "r%d" % i).cluster is not None
+    assert len(kube.calls) == len(observer.KINDS)
+    clock[0] = 6.0  # older than max_age: one fresh LIST per kind
+    obs.observed("ns", "r1")
+    assert len(kube.calls) == 2 * len(observer.KINDS)
+    obs.invalidate()
+    obs.observed("ns", "r1")
+    assert len(kube.calls) == 3 * len(observer.KINDS)
