@@ -120,6 +120,19 @@ api_opts = [
         default="addons.stackhpc.com/v1alpha1",
         help="apiVersion of the addon provider's HelmRelease and Manifests.",
     ),
+    cfg.StrOpt(
+        "nic_cluster_policy_api_version",
+        default="mellanox.com/v1alpha1",
+        help="apiVersion of the NVIDIA network operator's NicClusterPolicy "
+        "in workload clusters (read for RDMA health).",
+    ),
+    cfg.IntOpt(
+        "workload_api_timeout",
+        default=5,
+        min=1,
+        help="Seconds a health check may wait for a workload cluster's API "
+        "server.",
+    ),
 ]
 
 timeout_opts = [
@@ -146,10 +159,12 @@ timeout_opts = [
     ),
     cfg.IntOpt(
         "status_max_staleness",
-        default=30,
+        default=5,
         min=0,
         help="Seconds: status and health are never computed from observed "
-        "objects older than this.",
+        "objects older than this. One LIST per kind serves every cluster "
+        "of a status pass; keep it below Magnum's 10 s status period so "
+        "each pass reads fresh objects.",
     ),
 ]
 

@@ -11,13 +11,234 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Magnum driver entry point (filled in by the lifecycle work)."""
+"""The Magnum driver: thin wiring of Magnum objects to the core and adapters.
 
+Every operation follows one shape: describe the Magnum objects as plain data,
+build and validate the spec (nothing is created for invalid input), render
+chart values, then converge the management cluster (namespace, credentials,
+CA secrets, Helm release). Each step is idempotent, so repeating an
+operation after a crash converges. ``update_cluster_status`` turns observed
+objects into Magnum state with :func:`magnum_capi_rdma.status.reconcile`.
+"""
+
+import datetime
+import re
+
+from magnum.common import context as magnum_context
+from magnum.common import exception as magnum_exception
+from magnum.common import keystone as magnum_keystone
+from magnum.conductor import monitors
 from magnum.drivers.common import driver as magnum_driver
+from magnum.objects import fields
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
 
+from magnum_capi_rdma.adapters import certs as certs_adapter
+from magnum_capi_rdma.adapters import helm as helm_adapter
+from magnum_capi_rdma.adapters import keystone as keystone_adapter
+from magnum_capi_rdma.adapters import kube as kube_adapter
+from magnum_capi_rdma import conf as capi_conf
+from magnum_capi_rdma import health
+from magnum_capi_rdma import observer as observer_mod
+from magnum_capi_rdma import spec as spec_mod
+from magnum_capi_rdma import status as st
+from magnum_capi_rdma import values as values_mod
+from magnum_capi_rdma import versions
+from magnum_capi_rdma import workload
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+OWNER_LABEL = "magnum.openstack.org/managed-by"
+OWNER_VALUE = "magnum-capi-rdma"
+CLUSTER_UUID_LABEL = "magnum.openstack.org/cluster-uuid"
+PROJECT_LABEL = "magnum.openstack.org/project-id"
+OP_ANNOTATION = "capi-rdma.magnum.openstack.org/operation"
+OP_STARTED_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-started"
+OP_TIMEOUT_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-timeout"
+
+
+class InvalidClusterLabels(magnum_exception.InvalidParameterValue):
+    """Raised before anything is created when labels or fields are bad."""
+
+    message = "%(err)s"
+
+
+class ClusterOperationFailed(magnum_exception.MagnumException):
+    message = "%(reason)s"
+
+
+# -- naming --
+
+def namespace_for(project_id):
+    return "%s%s" % (CONF.capi_rdma.namespace_prefix, project_id)
+
+
+def new_release_name(cluster):
+    """A release name unique across projects and stable for the cluster.
+
+    The cluster's name (sanitised, short) keeps it recognisable; the UUID
+    prefix makes it unique. It is saved in ``cluster.stack_id`` and never
+    recomputed.
+    """
+    slug = re.sub(r"[^a-z0-9-]+", "-", (cluster.name or "").lower())
+    slug = re.sub(r"-+", "-", slug).strip("-")[:20].strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = "c" + (slug and "-" + slug or "")
+        slug = slug[:20].strip("-")
+    return "%s-%s" % (slug, cluster.uuid.replace("-", "")[:10])
+
+
+def release_for(cluster):
+    return cluster.stack_id or new_release_name(cluster)
+
+
+def credentials_secret_name(release):
+    return "%s-cloud-credentials" % release
+
+
+# -- Magnum objects as plain data --
+
+_TEMPLATE_FIELDS = ("image_id", "keypair_id", "external_network_id",
+                    "fixed_network", "fixed_subnet", "dns_nameserver",
+                    "master_flavor_id", "flavor_id", "master_lb_enabled",
+                    "floating_ip_enabled", "cluster_distro", "server_type",
+                    "network_driver", "volume_driver", "docker_volume_size")
+_CLUSTER_FIELDS = ("name", "uuid", "project_id", "master_count",
+                   "node_count", "flavor_id", "master_flavor_id", "keypair",
+                   "fixed_network", "fixed_subnet", "floating_ip_enabled",
+                   "master_lb_enabled", "create_timeout")
+
+
+def _field(obj, name):
+    try:
+        return getattr(obj, name)
+    except Exception:  # unset oslo.versionedobjects field
+        return None
+
+
+def labels_after_template_change(cluster_labels, old_labels, new_labels):
+    """The cluster's labels once it moves to another template.
+
+    Magnum copies the template's labels onto the cluster at create; those
+    copies follow the new template, the cluster's own choices stay, and the
+    Kubernetes version always comes from the new template.
+    """
+    out = {}
+    for key, value in (cluster_labels or {}).items():
+        if key == "kube_tag":
+            continue
+        if (old_labels or {}).get(key) == value:
+            if key in (new_labels or {}):
+                out[key] = new_labels[key]
+            continue
+        out[key] = value
+    for key, value in (new_labels or {}).items():
+        if key not in (cluster_labels or {}) or key == "kube_tag":
+            out.setdefault(key, value)
+    if "kube_tag" in (new_labels or {}):
+        out["kube_tag"] = new_labels["kube_tag"]
+    return out
+
+
+def describe(cluster, template=None, node_groups=None, exclude=()):
+    """The description dict of :func:`magnum_capi_rdma.spec.build_spec`."""
+    current = cluster.cluster_template
+    template = template or current
+    node_groups = list(cluster.nodegroups if node_groups is None
+                       else node_groups)
+    cluster_labels = dict(_field(cluster, "labels") or {})
+    if template is not current and template.uuid != current.uuid:
+        cluster_labels = labels_after_template_change(
+            cluster_labels, current.labels, template.labels)
+    desc = {
+        "cluster_template": {f: _field(template, f)
+                             for f in _TEMPLATE_FIELDS},
+        "cluster": {f: _field(cluster, f) for f in _CLUSTER_FIELDS},
+        "node_groups": [],
+    }
+    desc["cluster_template"]["labels"] = dict(
+        _field(template, "labels") or {})
+    desc["cluster"]["labels"] = cluster_labels
+    for ng in node_groups:
+        if ng.uuid in exclude or ng.name in exclude:
+            continue
+        if ng.is_default:
+            # The default groups come from the cluster's own fields; their
+            # counts live on the rows (resize changes the row).
+            if ng.role == "master":
+                desc["cluster"]["master_count"] = ng.node_count
+            else:
+                desc["cluster"]["node_count"] = ng.node_count
+            continue
+        # Magnum copies the cluster's labels onto a new node group; only the
+        # ones that differ are the node group's own choice.
+        own = {k: v for k, v in (_field(ng, "labels") or {}).items()
+               if cluster_labels.get(k) != v}
+        # Magnum's own node_labels / node_taints fields feed the same labels
+        # unless the node group's labels already set them.
+        if _field(ng, "node_labels") and "node_labels" not in own:
+            own["node_labels"] = dict(ng.node_labels)
+        if _field(ng, "node_taints") and "node_taints" not in own:
+            own["node_taints"] = ",".join(
+                "%s=%s:%s" % (t.get("key", ""), t.get("value", ""),
+                              t.get("effect", "NoSchedule"))
+                for t in ng.node_taints)
+        desc["node_groups"].append({
+            "name": ng.name,
+            "role": ng.role,
+            "flavor_id": _field(ng, "flavor_id"),
+            "image_id": _field(ng, "image_id"),
+            "node_count": ng.node_count,
+            "min_node_count": _field(ng, "min_node_count"),
+            "max_node_count": _field(ng, "max_node_count"),
+            "labels": own,
+            "version": _field(ng, "version"),
+        })
+    return desc
+
+
+def group_name(ng):
+    """The chart's node group name of a Magnum node group row.
+
+    Magnum names its default groups default-master and default-worker; the
+    spec always renders the default worker group under that name, whatever
+    the row says.
+    """
+    if ng.is_default:
+        return "default-master" if ng.role == "master" else "default-worker"
+    return ng.name
+
+
+def build_spec(cluster, template=None, node_groups=None, exclude=()):
+    """Validate everything; raise InvalidClusterLabels naming each problem."""
+    desc = describe(cluster, template, node_groups, exclude)
+    try:
+        return spec_mod.build_spec(desc, capi_conf.site_label_defaults())
+    except spec_mod.InvalidSpec as exc:
+        raise InvalidClusterLabels(
+            err="Invalid cluster configuration: " +
+            "; ".join(str(p) for p in exc.problems))
+
+
+def default_keystone(context):
+    """The Keystone adapter for a request context (user and admin)."""
+    admin_ctx = magnum_context.make_admin_context()
+    admin_session = magnum_keystone.KeystoneClientV3(admin_ctx).session
+    if context is None or context.is_admin and not context.auth_token:
+        return keystone_adapter.Keystone(admin_session, admin_session)
+    user_session = magnum_keystone.KeystoneClientV3(context).session
+    return keystone_adapter.Keystone(user_session, admin_session)
+
+
+# -- the driver --
 
 class Driver(magnum_driver.Driver):
     """Kubernetes on OpenStack through Cluster API, with RDMA."""
+
+    _shared = {}
+    keystone_factory = staticmethod(default_keystone)
 
     @property
     def provides(self):
@@ -26,3 +247,422 @@ class Driver(magnum_driver.Driver):
             {"server_type": "vm", "os": "flatcar", "coe": "kubernetes"},
             {"server_type": "bm", "os": "ubuntu", "coe": "kubernetes"},
         ]
+
+    # Adapters are shared by every Driver instance of the process: Magnum
+    # makes a new driver object per call, while a Helm loop thread, a
+    # Kubernetes client and the status snapshot are process-wide.
+    @property
+    def _kube(self):
+        if "kube" not in self._shared:
+            self._shared["kube"] = kube_adapter.Kube.from_config(CONF)
+        return self._shared["kube"]
+
+    @property
+    def _helm(self):
+        if "helm" not in self._shared:
+            self._shared["helm"] = helm_adapter.Helm.from_config(CONF)
+        return self._shared["helm"]
+
+    @property
+    def _observer(self):
+        if "observer" not in self._shared:
+            self._shared["observer"] = observer_mod.Observer(
+                self._kube, max_age=CONF.capi_rdma.status_max_staleness)
+        return self._shared["observer"]
+
+    @classmethod
+    def reset_shared(cls):
+        """Forget process-wide adapters (tests; config changes)."""
+        cls._shared = {}
+
+    # -- helpers --
+
+    def _labels(self, cluster):
+        return {
+            OWNER_LABEL: OWNER_VALUE,
+            CLUSTER_UUID_LABEL: cluster.uuid,
+            PROJECT_LABEL: cluster.project_id,
+        }
+
+    def _ensure_credentials(self, context, cluster, release, namespace,
+                            rotate=False):
+        """The clouds.yaml + CA Secret backed by a restricted app cred."""
+        name = credentials_secret_name(release)
+        if not rotate and self._kube.get_secret(namespace, name):
+            return
+        keystone = self.keystone_factory(context)
+        cred = keystone.create_app_credential(
+            cluster.uuid, context.user_id, cluster.project_id)
+        clouds = keystone_adapter.clouds_yaml(
+            auth_url=keystone.auth_url,
+            region=keystone.region,
+            interface=CONF.capi_rdma.endpoint_interface,
+            app_cred_id=cred["id"],
+            app_cred_secret=cred["secret"],
+            project_id=cluster.project_id,
+            verify=keystone.verify,
+        )
+        cacert = ""
+        if CONF.capi_rdma.ca_file:
+            with open(CONF.capi_rdma.ca_file) as f:
+                cacert = f.read()
+        self._kube.apply_secret(
+            namespace, name,
+            keystone_adapter.cloud_credentials_secret(clouds, cacert),
+            labels=self._labels(cluster))
+        # Whatever an earlier, interrupted attempt (or the rotation being
+        # done) left behind goes now that the new credential is in place.
+        keystone.delete_app_credentials(cluster.uuid, context.user_id,
+                                        keep=cred["id"])
+
+    def _record_operation(self, cluster, release, namespace, operation,
+                          timeout_minutes):
+        self._kube.annotate_secret(
+            namespace, credentials_secret_name(release), {
+                OP_ANNOTATION: operation,
+                OP_STARTED_ANNOTATION: timeutils.utcnow(True).isoformat(),
+                OP_TIMEOUT_ANNOTATION: str(timeout_minutes),
+            })
+
+    def _converge(self, context, cluster, spec, operation, timeout_minutes):
+        """Bring the management cluster to the state the spec describes."""
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        if cluster.stack_id != release:
+            cluster.stack_id = release
+            cluster.save()
+        try:
+            self._kube.ensure_namespace(namespace, {OWNER_LABEL: OWNER_VALUE})
+            self._ensure_credentials(context, cluster, release, namespace)
+            self._record_operation(cluster, release, namespace, operation,
+                                   timeout_minutes)
+            certs_adapter.write_ca_secrets(self._kube, namespace, release,
+                                           context, cluster,
+                                           self._labels(cluster))
+            values = values_mod.build_values(
+                spec, credentials_secret_name(release))
+            self._helm.install_or_upgrade(
+                release, namespace, values,
+                spec.chart_version or CONF.capi_rdma.chart_version)
+        except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+            raise ClusterOperationFailed(reason=str(exc))
+        finally:
+            self._observer.invalidate()
+
+    # -- lifecycle --
+
+    def create_cluster(self, context, cluster, cluster_create_timeout):
+        spec = build_spec(cluster)
+        timeout = (cluster_create_timeout or
+                   CONF.capi_rdma.default_create_timeout)
+        cluster.status_reason = "Installing the cluster's Helm release"
+        self._converge(context, cluster, spec, "CREATE", timeout)
+
+    def update_cluster(self, context, cluster, scale_manager=None,
+                       rollback=False):
+        spec = build_spec(cluster)
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def resize_cluster(self, context, cluster, resize_manager, node_count,
+                       nodes_to_remove, nodegroup=None):
+        spec = build_spec(cluster)
+        if nodes_to_remove:
+            self._mark_for_removal(cluster, nodegroup, nodes_to_remove)
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def _mark_for_removal(self, cluster, nodegroup, nodes_to_remove):
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        machines = self._kube.list(
+            "machine", namespace,
+            "%s=%s" % (observer_mod.CLUSTER_LABEL, release))
+        if nodegroup is not None and nodegroup.role == "master":
+            pool = [m for m in machines if st._is_control_plane_machine(m)]
+        else:
+            group = nodegroup.name if nodegroup is not None else None
+            pool = [m for m in machines
+                    if not st._is_control_plane_machine(m) and
+                    (group is None or st._node_group_of(m) == group)]
+        chosen, missing = select_machines(pool, nodes_to_remove)
+        if missing:
+            raise InvalidClusterLabels(
+                err="nodes_to_remove: %s not found in node group %s "
+                "(give server UUIDs or node names)" % (
+                    ", ".join(sorted(missing)),
+                    nodegroup.name if nodegroup is not None else "?"))
+        for machine in chosen:
+            self._kube.annotate(
+                "machine", namespace, machine["metadata"]["name"],
+                {"cluster.x-k8s.io/delete-machine": "yes"})
+
+    def upgrade_cluster(self, context, cluster, cluster_template,
+                        max_batch_size, nodegroup, scale_manager=None,
+                        rollback=False):
+        new_spec = build_spec(cluster, template=cluster_template)
+        current = (nodegroup.version if nodegroup is not None and
+                   _field(nodegroup, "version") else cluster.coe_version)
+        problem = versions.upgrade_problem(current, new_spec.kube_version)
+        if problem:
+            raise magnum_exception.NotSupported(operation=problem)
+        ng_scoped = (nodegroup is not None and not nodegroup.is_default)
+        if ng_scoped and versions.parse(cluster.coe_version) and (
+                versions.parse(new_spec.kube_version) >
+                versions.parse(cluster.coe_version)):
+            raise magnum_exception.NotSupported(
+                operation="Upgrading node group %s to v%s, newer than the "
+                "control plane (%s); upgrade the cluster first," % (
+                    nodegroup.name, new_spec.kube_version,
+                    cluster.coe_version))
+        if ng_scoped:
+            nodegroup.version = "v" + new_spec.kube_version
+            nodegroup.image_id = cluster_template.image_id
+            nodegroup.save()
+            spec = build_spec(cluster)
+        else:
+            cluster.labels = labels_after_template_change(
+                cluster.labels, cluster.cluster_template.labels,
+                cluster_template.labels)
+            cluster.cluster_template_id = cluster_template.uuid
+            # A cluster upgrade moves every node group to the new version.
+            for ng in cluster.nodegroups:
+                ng.version = "v" + new_spec.kube_version
+                ng.image_id = cluster_template.image_id
+                ng.save()
+            cluster.save()
+            spec = new_spec
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def create_nodegroup(self, context, cluster, nodegroup):
+        spec = build_spec(cluster)
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def update_nodegroup(self, context, cluster, nodegroup):
+        spec = build_spec(cluster)
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def delete_nodegroup(self, context, cluster, nodegroup):
+        spec = build_spec(cluster, exclude=(nodegroup.uuid,))
+        nodegroup.status = fields.ClusterStatus.DELETE_IN_PROGRESS
+        nodegroup.save()
+        self._converge(context, cluster, spec, "UPDATE",
+                       CONF.capi_rdma.update_timeout)
+
+    def delete_cluster(self, context, cluster):
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        try:
+            if self._kube.get_secret(namespace,
+                                     credentials_secret_name(release)):
+                self._record_operation(cluster, release, namespace, "DELETE",
+                                       CONF.capi_rdma.delete_timeout)
+            self._helm.uninstall(release, namespace)
+        except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+            raise ClusterOperationFailed(reason=str(exc))
+        finally:
+            self._observer.invalidate()
+        cluster.status_reason = "Deleting the cluster's machines"
+
+    def rotate_credential(self, context, cluster):
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        try:
+            self._ensure_credentials(context, cluster, release, namespace,
+                                     rotate=True)
+        except kube_adapter.KubeError as exc:
+            raise ClusterOperationFailed(reason=str(exc))
+
+    def create_federation(self, context, federation):
+        raise NotImplementedError("Federation is not supported")
+
+    def update_federation(self, context, federation):
+        raise NotImplementedError("Federation is not supported")
+
+    def delete_federation(self, context, federation):
+        raise NotImplementedError("Federation is not supported")
+
+    def validate_master_resize(self, node_count):
+        self.validate_master_size(node_count)
+
+    # -- status --
+
+    def update_cluster_status(self, context, cluster, use_admin_ctx=False):
+        """Sync Magnum with the management cluster; never raises."""
+        try:
+            self._update_cluster_status(context, cluster)
+        except Exception as exc:  # the periodic task must go on
+            LOG.warning("Status of cluster %s not updated: %s",
+                        cluster.uuid, exc)
+            reason = "Waiting for the management cluster: %s" % (
+                _short(exc))
+            if cluster.status_reason != reason:
+                cluster.status_reason = reason
+                cluster.save()
+
+    def _magnum_view(self, cluster, release, namespace):
+        op_started = None
+        timeout = None
+        secret = self._kube.get_secret_metadata(
+            namespace, credentials_secret_name(release))
+        annotations = ((secret or {}).get("annotations") or {})
+        if annotations.get(OP_STARTED_ANNOTATION):
+            try:
+                op_started = datetime.datetime.fromisoformat(
+                    annotations[OP_STARTED_ANNOTATION])
+                timeout = int(annotations.get(OP_TIMEOUT_ANNOTATION) or 0)
+            except ValueError:
+                op_started = None
+        if op_started is None and cluster.status == (
+                fields.ClusterStatus.CREATE_IN_PROGRESS):
+            op_started = cluster.created_at
+            timeout = (cluster.create_timeout or
+                       CONF.capi_rdma.default_create_timeout)
+        ngs = tuple(
+            st.NodeGroupView(name=group_name(ng), role=ng.role,
+                             node_count=ng.node_count,
+                             status=ng.status or cluster.status,
+                             is_default=ng.is_default)
+            for ng in cluster.nodegroups)
+        return st.MagnumView(release=release, status=cluster.status,
+                             node_groups=ngs, operation_started=op_started,
+                             timeout_minutes=timeout)
+
+    def _update_cluster_status(self, context, cluster):
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        observed = self._observer.observed(namespace, release)
+        view = self._magnum_view(cluster, release, namespace)
+        result = st.reconcile(observed, view, timeutils.utcnow(True))
+        if result.status == fields.ClusterStatus.DELETE_COMPLETE:
+            pending = self._cleanup_after_delete(cluster, release, namespace)
+            if pending:
+                result = st.StatusResult(
+                    status=fields.ClusterStatus.DELETE_IN_PROGRESS,
+                    reason=pending)
+        self._save(cluster, result)
+
+    def _cleanup_after_delete(self, cluster, release, namespace):
+        """Remove what outlives the release; return what is still pending."""
+        try:
+            keystone = self.keystone_factory(None)
+            keystone.delete_app_credentials(cluster.uuid, cluster.user_id)
+        except Exception as exc:
+            return ("Cluster deleted; waiting for Keystone to remove the "
+                    "application credential: %s" % _short(exc))
+        self._kube.delete_secrets(
+            namespace, "%s=%s" % (CLUSTER_UUID_LABEL, cluster.uuid))
+        self._kube.delete_namespace_if_empty(namespace)
+        return None
+
+    def _save(self, cluster, result):
+        # Magnum derives the cluster's master and node addresses from its
+        # node groups, so addresses are saved on the node groups only.
+        changed = False
+        for attr, value in (("status", result.status),
+                            ("status_reason", result.reason),
+                            ("api_address", result.api_address),
+                            ("coe_version", result.coe_version)):
+            if attr in ("api_address", "coe_version") and value is None:
+                continue
+            if getattr(cluster, attr) != value:
+                setattr(cluster, attr, value)
+                changed = True
+        for ng in cluster.nodegroups:
+            res = result.node_groups.get(group_name(ng))
+            if res is None:
+                continue
+            if res.delete_row:
+                ng.destroy()
+                continue
+            ng_changed = False
+            for attr, value in (("status", res.status),
+                                ("status_reason", res.reason),
+                                ("node_count", res.node_count),
+                                ("node_addresses", list(res.addresses))):
+                if getattr(ng, attr) != value:
+                    setattr(ng, attr, value)
+                    ng_changed = True
+            if ng_changed:
+                ng.save()
+        if changed:
+            cluster.save()
+
+    # -- health --
+
+    def get_monitor(self, context, cluster):
+        return Monitor(context, cluster, self)
+
+
+class Monitor(monitors.MonitorBase):
+    """Health of a cluster from its Cluster API objects and RDMA stack."""
+
+    def __init__(self, context, cluster, driver):
+        super().__init__(context, cluster)
+        self._driver = driver
+        self.data = {}
+
+    @property
+    def metrics_spec(self):
+        return {}
+
+    def pull_data(self):
+        pass
+
+    def poll_health_status(self):
+        cluster = self.cluster
+        try:
+            release = release_for(cluster)
+            namespace = namespace_for(cluster.project_id)
+            observed = self._driver._observer.observed(namespace, release)
+            ngs = tuple(st.NodeGroupView(name=group_name(ng), role=ng.role,
+                                         node_count=ng.node_count,
+                                         status=ng.status or "")
+                        for ng in cluster.nodegroups)
+            rdma = None
+            try:
+                spec = build_spec(cluster)
+            except InvalidClusterLabels:
+                spec = None
+            if spec is not None and spec.rdma_node_groups:
+                rdma = workload.rdma_observation(
+                    self._driver._kube, namespace, release, spec,
+                    expected_nodes=sum(
+                        ng.node_count for ng in cluster.nodegroups
+                        if group_name(ng) in spec.rdma_node_group_names))
+            status, reason = health.evaluate(observed, release, ngs, rdma)
+        except Exception as exc:
+            status, reason = health.UNKNOWN, {
+                "management cluster": "unreachable: %s" % _short(exc)}
+        self.data["health_status"] = status
+        self.data["health_status_reason"] = reason
+
+
+def select_machines(machines, nodes_to_remove):
+    """Machines matching server UUIDs or node/machine names; and misses."""
+    chosen = []
+    missing = []
+    for wanted in nodes_to_remove:
+        match = None
+        for machine in machines:
+            provider = (machine.get("spec") or {}).get("providerID") or ""
+            node = ((machine.get("status") or {}).get("nodeRef") or {}).get(
+                "name")
+            if wanted in (provider.rsplit("/", 1)[-1], node,
+                          machine["metadata"]["name"]):
+                match = machine
+                break
+        if match is None:
+            missing.append(wanted)
+        elif match not in chosen:
+            chosen.append(match)
+    return chosen, missing
+
+
+def _short(exc, limit=300):
+    text = str(exc).strip().splitlines()
+    text = text[0] if text else exc.__class__.__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

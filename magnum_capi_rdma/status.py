@@ -107,7 +107,7 @@ class StatusResult:
         return not self.status.endswith("_IN_PROGRESS")
 
 
-# -- small readers ------------------------------------------------------------
+# -- small readers --
 
 def _status(obj):
     return (obj or {}).get("status") or {}
@@ -194,7 +194,7 @@ def api_address(cluster):
     return "https://%s:%s" % (host, endpoint.get("port") or 6443)
 
 
-# -- component summaries ------------------------------------------------------
+# -- component summaries --
 
 @dataclasses.dataclass(frozen=True)
 class Component:
@@ -322,7 +322,7 @@ def _control_plane_machines(observed):
     return [m for m in observed.machines if _is_control_plane_machine(m)]
 
 
-# -- the reconciliation -------------------------------------------------------
+# -- the reconciliation --
 
 def _operation(status):
     return status.rsplit("_", 2)[0] if status.endswith("_IN_PROGRESS") \
@@ -433,6 +433,14 @@ def _creating_or_updating(observed, view, now, operation):
         failures.append(addons.failure)
 
     components = [cluster, control_plane, *groups.values(), addons]
+    for ng in view.node_groups:
+        if ng.status.startswith("DELETE"):
+            left = len(_machines_of_group(observed, ng.name))
+            md = _machine_deployment_for(observed, view.release, ng.name)
+            if left or md is not None:
+                components.append(Component(
+                    "node group %s" % ng.name, False,
+                    "deleting, %d machine(s) left" % left))
     pending = [c for c in components if not c.ready]
 
     failed_status = "%s_FAILED" % operation
@@ -469,6 +477,10 @@ def _creating_or_updating(observed, view, now, operation):
                             node_groups=ng_results, **derived)
 
     progress = _progress(control_plane, groups, addons)
+    deleting = [c for c in pending if c.progress.startswith("deleting")]
+    if deleting:
+        progress += "; " + ", ".join("%s %s" % (c.name, c.progress)
+                                     for c in deleting)
     if _timed_out(view, now):
         waiting = ", ".join(
             "%s (%s)" % (c.name, c.progress) for c in pending)

@@ -214,6 +214,14 @@ def test_node_group_delete_completes_when_machines_gone():
     result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS, ngs=ngs), T0)
     assert result.node_groups["gpu"].delete_row is False
     assert result.node_groups["gpu"].status == st.DELETE_IN_PROGRESS
+    # The cluster's update is not complete while the group's machines go.
+    assert result.status == st.UPDATE_IN_PROGRESS
+    assert "node group gpu deleting, 1 machine(s) left" in result.reason
+    timed_out = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS, ngs=ngs,
+                                            timeout=1),
+                             T0 + datetime.timedelta(minutes=2))
+    assert "node group gpu (deleting, 1 machine(s) left)" in \
+        timed_out.reason
 
 
 def test_new_node_group_progress_and_completion():
