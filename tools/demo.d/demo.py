@@ -131,8 +131,7 @@ def wait_cluster(cli, wanted, timeout=300):
 
 
 def show_rdma_placement(stack, show):
-    """Where the RDMA add-ons landed, read back from the management
-    cluster."""
+    """Where the RDMA add-ons landed, read from the management cluster."""
     kubeconfig = os.path.join(STATE, "mgmt", "kubeconfig")
     sys.path.insert(0, stack["repo"])
     env = dict(os.environ, KUBECONFIG=kubeconfig)
