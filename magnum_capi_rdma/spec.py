@@ -730,13 +730,14 @@ class _Builder:
             kube_version=kube_version)
 
     def _group_version(self, group, where):
-        """A node group's own Kubernetes version (Magnum's ``version``)."""
+        """A node group's own Kubernetes version (Magnum's ``version``).
+
+        Magnum manages this field (only an upgrade writes it); rows from
+        older drivers may hold other strings, which mean "the cluster's
+        version" rather than an error that would block the cluster.
+        """
         version = group.get("version")
-        if version in (None, ""):
-            return None
         if not isinstance(version, str) or not KUBE_TAG_RE.match(version):
-            self.problems.add("version", version, "a Kubernetes version "
-                              "like v1.33.1", "", where)
             return None
         return version.lstrip("v")
 

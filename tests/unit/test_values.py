@@ -294,12 +294,7 @@ def test_node_group_scoped_version():
     assert vals["kubernetesVersion"] == "1.33.1"
 
 
-def test_node_group_version_must_be_a_version():
-    desc = copy.deepcopy(BASE)
-    desc["node_groups"] = [{"name": "bad", "flavor_id": "f1",
-                            "node_count": 1, "version": "latest"}]
-    with pytest.raises(spec.InvalidSpec) as info:
-        spec.build_spec(desc)
-    (problem,) = info.value.problems
-    assert problem.label == "version" and problem.value == "latest"
-    assert "v1.33.1" in str(problem) and "nodegroup:bad" in str(problem)
+def test_node_group_version_that_is_not_a_version_follows_the_cluster():
+    vals = render(groups=[{"name": "legacy", "flavor_id": "f1",
+                           "node_count": 1, "version": "1"}])
+    assert "kubernetesVersion" not in group(vals, "legacy")
