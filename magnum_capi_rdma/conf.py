@@ -148,7 +148,8 @@ timeout_opts = [
         default=60,
         min=1,
         help="Minutes an update, resize, upgrade or node group operation may "
-        "take before it is marked *_FAILED with what was still pending.",
+        "take before it is marked UPDATE_FAILED (or the node group's "
+        "FAILED state) with what was still pending.",
     ),
     cfg.IntOpt(
         "delete_timeout",
