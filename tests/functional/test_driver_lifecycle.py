@@ -39,7 +39,10 @@ from magnum_capi_rdma import driver as capi_driver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-TEST_CHART = os.path.join(ROOT, "tests", "charts", "openstack-cluster")
+# The test chart by default; a local copy of the real openstack-cluster
+# chart (never committed) when MAGNUM_CAPI_RDMA_REAL_CHART names one.
+TEST_CHART = (os.environ.get("MAGNUM_CAPI_RDMA_REAL_CHART") or
+              os.path.join(ROOT, "tests", "charts", "openstack-cluster"))
 
 RDMA_LABELS = {
     "kube_tag": "v1.33.1",
