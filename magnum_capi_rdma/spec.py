@@ -259,6 +259,12 @@ class _Problems:
 
 
 def _where_ng(name):
+    """Where a problem is, on one line and short whatever the name is."""
+    if not (isinstance(name, str) and name.isprintable() and
+            len(name) <= 64 and not any(c.isspace() for c in name)):
+        name = repr(name)
+        if len(name) > 64:
+            name = name[:61] + "..."
     return "nodegroup:%s" % name
 
 
@@ -355,14 +361,19 @@ def _mapping(problems, desc, key, required):
     return value
 
 
+def _has_control(text):
+    """True if *text* holds a control character (newline, NUL, ...)."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
 def _text_field(problems, obj, key, where, required=False):
     value = obj.get(key)
     if value is None or value == "":
         if required:
             problems.add(key, None, "a name or UUID", "is required", where)
         return None
-    if not isinstance(value, str) or not _NAME_FIELD.match(value) or any(
-            m in value for m in _TEXT_MARKERS):
+    if not isinstance(value, str) or not _NAME_FIELD.fullmatch(value) or any(
+            m in value for m in _TEXT_MARKERS) or _has_control(value):
         problems.add(key, value, "a name or UUID without commas or "
                      "template markers", "", where)
         return None
@@ -521,7 +532,7 @@ class _Builder:
         p = self.problems
         t, c = self.template, self.cluster
         name = _text_field(p, c, "name", "cluster", required=True)
-        if name and not re.match(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$", name):
+        if name and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,62}", name):
             p.add("name", name, "a letter, then letters, digits, _ . -",
                   "", "cluster")
         kube_tag = r("kube_tag")
@@ -636,12 +647,12 @@ class _Builder:
             name = group.get("name")
             # Magnum allows any role name; only "master" is special.
             role = group.get("role") or "worker"
-            if not isinstance(name, str) or not NODEGROUP_NAME_RE.match(
+            if not isinstance(name, str) or not NODEGROUP_NAME_RE.fullmatch(
                     name) or len(name) > 63:
                 p.add("name", name, "lower case letters, digits and -, "
                       "starting with a letter, at most 63 characters "
                       "(^[a-z][a-z0-9-]+[a-z0-9]$)", "invalid node group "
-                      "name", "nodegroup:%s" % name)
+                      "name", _where_ng(name))
                 continue
             if name in seen:
                 p.add("name", name, "unique names", "duplicate node group",
@@ -737,7 +748,8 @@ class _Builder:
         version" rather than an error that would block the cluster.
         """
         version = group.get("version")
-        if not isinstance(version, str) or not KUBE_TAG_RE.match(version):
+        if not isinstance(version, str) or not KUBE_TAG_RE.fullmatch(
+                version):
             return None
         return version.lstrip("v")
 
