@@ -438,7 +438,33 @@ class Simulator(object):
                     LOG.debug("%s %s/%s: %s (next step)", KINDS[kind][2],
                               ns_of(obj), name_of(obj), _short_error(exc))
         self._clock = {k: v for k, v in self._clock.items() if k[0] in seen}
+        self._finalize_namespaces(snap)
         self.steps += 1
+
+    def _finalize_namespaces(self, snap):
+        """Play the namespace controller the bed lacks.
+
+        A bare kube-apiserver leaves a deleted namespace Terminating for
+        ever (kube-controller-manager empties and finalizes it), and then
+        refuses anything new in it. Once no simulated object is left in a
+        Terminating namespace, its Secrets and ConfigMaps go and the
+        ``kubernetes`` finalizer is removed, as the real controller would.
+        """
+        for ns in self.core.list_namespace().items:
+            name = ns.metadata.name
+            if self.namespace and name != self.namespace:
+                continue
+            if ns.status.phase != "Terminating" or "kubernetes" not in (
+                    ns.spec.finalizers or ()):
+                continue
+            if any(ns_of(o) == name for items in snap.objects.values()
+                   for o in items):
+                continue
+            self.core.delete_collection_namespaced_secret(name)
+            self.core.delete_collection_namespaced_config_map(name)
+            self.core.replace_namespace_finalize(name, {
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name}, "spec": {"finalizers": []}})
 
     def _read(self):
         objects = {}
