@@ -539,14 +539,14 @@ def _progress(control_plane, groups, addons):
 def _deleting(observed, view, now):
     if observed.cluster is None:
         return StatusResult(status=DELETE_COMPLETE, reason="")
-    remaining = len(observed.machines)
-    reason = "Deleting: %d machine(s) remaining" % remaining
-    if observed.cluster is not None and (
-            _status(observed.cluster).get("phase") != "Deleting"):
-        reason = "Deleting: waiting for the cluster to start deleting"
+    if _status(observed.cluster).get("phase") == "Deleting":
+        waiting = "%d machine(s) remaining" % len(observed.machines)
+    else:
+        waiting = "waiting for the cluster to start deleting"
     if _timed_out(view, now):
         return StatusResult(
             status=DELETE_FAILED,
-            reason="Timed out after %d minutes: %s" % (
-                view.timeout_minutes, reason[len("Deleting: "):]))
-    return StatusResult(status=DELETE_IN_PROGRESS, reason=reason)
+            reason="Timed out after %d minutes: %s" % (view.timeout_minutes,
+                                                       waiting))
+    return StatusResult(status=DELETE_IN_PROGRESS,
+                        reason="Deleting: %s" % waiting)
