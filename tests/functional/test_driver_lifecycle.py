@@ -102,7 +102,7 @@ class TestLifecycle(db_base.DbTestCase):
 
     def setUp(self):
         super().setUp()
-        self.config(kubeconfig_file=self.bed.kubeconfig,
+        self.config(kubeconfig_file=self.driver_kubeconfig(),
                     chart_repo=TEST_CHART,
                     helm_executable=self.helm_bin,
                     status_max_staleness=0,
@@ -117,6 +117,10 @@ class TestLifecycle(db_base.DbTestCase):
         self.kube = self.driver._kube
 
     # -- helpers --
+
+    def driver_kubeconfig(self):
+        """The kubeconfig the driver uses (admin; subclasses narrow it)."""
+        return self.bed.kubeconfig
 
     def make_cluster(self, labels=None, node_count=2, master_count=1,
                      name="demo", **kw):
@@ -379,4 +383,5 @@ class TestLifecycle(db_base.DbTestCase):
         cluster.save()
         self.driver.delete_cluster(self.context, cluster)
         cluster = self.sync(cluster)
-        assert cluster.status == fields.ClusterStatus.DELETE_COMPLETE
+        assert cluster.status == fields.ClusterStatus.DELETE_COMPLETE, (
+            cluster.status_reason)

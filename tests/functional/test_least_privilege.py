@@ -1,0 +1,180 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The driver's lifecycle with only the shipped RBAC (etc/rbac).
+
+The RBAC file is applied on the real apiserver (RBAC authorizer on); a
+service account bound only to its ClusterRole gets a token through the
+TokenRequest API, and every lifecycle test of test_driver_lifecycle runs
+again with the driver using that token. Negative checks prove the role
+does not reach beyond what the driver needs.
+"""
+
+import os
+
+import kubernetes
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes import utils as kube_utils
+import pytest
+import yaml
+
+from tests.functional import test_driver_lifecycle as lifecycle
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+RBAC_FILE = os.path.join(ROOT, "etc", "rbac", "magnum-capi-rdma.yaml")
+SA_NAMESPACE = "magnum-capi-rdma"
+SA_NAME = "magnum-capi-rdma"
+
+
+def rbac_documents():
+    with open(RBAC_FILE) as handle:
+        return [doc for doc in yaml.safe_load_all(handle) if doc]
+
+
+def _apply(api_client, doc):
+    try:
+        kube_utils.create_from_dict(api_client, doc)
+    except kube_utils.FailToCreateError as exc:
+        if not all(e.status == 409 for e in exc.api_exceptions):
+            raise
+
+
+@pytest.fixture(scope="module")
+def driver_kubeconfig(management_cluster, kube_api_client,
+                      tmp_path_factory):
+    """A kubeconfig for the service account bound only to the RBAC."""
+    for doc in rbac_documents():
+        _apply(kube_api_client, doc)
+    core = client.CoreV1Api(kube_api_client)
+    token = core.create_namespaced_service_account_token(
+        SA_NAME, SA_NAMESPACE,
+        {"spec": {"expirationSeconds": 3600}}).status.token
+    path = str(tmp_path_factory.mktemp("least-privilege") / "kubeconfig")
+    return management_cluster.kubeconfig_for_token(token, path,
+                                                   user="magnum-capi-rdma")
+
+
+@pytest.fixture(scope="module")
+def sa_client(driver_kubeconfig):
+    api_client = kube_config.new_client_from_config(driver_kubeconfig)
+    yield api_client
+    api_client.close()
+
+
+def test_rbac_file_shape():
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in rbac_documents()]
+    assert ("ClusterRole", "magnum-capi-rdma") in kinds
+    assert ("ClusterRoleBinding", "magnum-capi-rdma") in kinds
+    role = [d for d in rbac_documents() if d["kind"] == "ClusterRole"][0]
+    for rule in role["rules"]:
+        # No wildcards, no privilege-escalation verbs.
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+        assert "clusterroles" not in rule["resources"]
+
+
+def _forbidden(call, *args, **kwargs):
+    with pytest.raises(kubernetes.client.ApiException) as info:
+        call(*args, **kwargs)
+    return info.value.status
+
+
+@pytest.mark.parametrize("what", [
+    "create-clusterrole", "create-clusterrolebinding", "create-crd",
+    "list-nodes", "create-pod", "impersonate", "token-for-other-sa",
+    "read-configmaps-kube-system"])
+def test_service_account_cannot(what, sa_client):
+    rbac = client.RbacAuthorizationV1Api(sa_client)
+    core = client.CoreV1Api(sa_client)
+    if what == "create-clusterrole":
+        status = _forbidden(rbac.create_cluster_role, {
+            "metadata": {"name": "capi-rdma-escalate"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"],
+                       "verbs": ["*"]}]})
+    elif what == "create-clusterrolebinding":
+        status = _forbidden(rbac.create_cluster_role_binding, {
+            "metadata": {"name": "capi-rdma-escalate"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": SA_NAME,
+                          "namespace": SA_NAMESPACE}]})
+    elif what == "create-crd":
+        ext = client.ApiextensionsV1Api(sa_client)
+        status = _forbidden(ext.create_custom_resource_definition, {
+            "metadata": {"name": "things.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"plural": "things", "kind": "Thing"},
+                     "versions": [{"name": "v1", "served": True,
+                                   "storage": True, "schema": {
+                                       "openAPIV3Schema": {
+                                           "type": "object"}}}]}})
+    elif what == "list-nodes":
+        status = _forbidden(core.list_node)
+    elif what == "create-pod":
+        status = _forbidden(core.create_namespaced_pod, "default", {
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    elif what == "impersonate":
+        status = _forbidden(core.list_namespace, _request_timeout=10,
+                            _headers={"Impersonate-User": "admin"})
+    elif what == "token-for-other-sa":
+        status = _forbidden(core.create_namespaced_service_account_token,
+                            "default", "kube-system",
+                            {"spec": {"expirationSeconds": 600}})
+    else:
+        status = _forbidden(core.list_namespaced_config_map, "kube-system")
+    assert status == 403
+
+
+def test_service_account_can_what_the_driver_needs(sa_client):
+    """SelfSubjectAccessReview of each permission the driver relies on."""
+    authz = client.AuthorizationV1Api(sa_client)
+    needed = [
+        ("", "namespaces", "create", None),
+        ("", "namespaces", "delete", None),
+        ("", "secrets", "list", None),          # observer, all namespaces
+        ("", "secrets", "create", "magnum-p1"),
+        ("cluster.x-k8s.io", "machines", "patch", "magnum-p1"),
+        ("cluster.x-k8s.io", "clusters", "list", None),
+        ("addons.stackhpc.com", "manifests", "create", "magnum-p1"),
+        ("rbac.authorization.k8s.io", "roles", "create", "magnum-p1"),
+    ]
+    for group, resource, verb, namespace in needed:
+        attrs = {"group": group, "resource": resource, "verb": verb}
+        if namespace:
+            attrs["namespace"] = namespace
+        review = authz.create_self_subject_access_review(
+            {"spec": {"resourceAttributes": attrs}})
+        assert review.status.allowed, (group, resource, verb)
+
+
+@pytest.mark.usefixtures("simulator")
+class TestLifecycleLeastPrivilege(lifecycle.TestLifecycle):
+    """Every lifecycle test, the driver holding only the shipped role."""
+
+    @pytest.fixture(autouse=True)
+    def _narrow(self, driver_kubeconfig):
+        self._driver_kubeconfig = driver_kubeconfig
+
+    def driver_kubeconfig(self):
+        return self._driver_kubeconfig
+
+    def test_driver_runs_as_the_service_account(self):
+        who = client.AuthenticationV1Api(
+            self.kube.core.api_client).create_self_subject_review(
+                {"apiVersion": "authentication.k8s.io/v1",
+                 "kind": "SelfSubjectReview"})
+        assert who.status.user_info.username == (
+            "system:serviceaccount:%s:%s" % (SA_NAMESPACE, SA_NAME))
