@@ -503,11 +503,15 @@ class Driver(magnum_driver.Driver):
                 cluster.status_reason = reason
                 cluster.save()
 
-    def _magnum_view(self, cluster, release, namespace):
+    def _magnum_view(self, cluster, release, namespace, snapshot):
         op_started = None
         timeout = None
-        secret = self._kube.get_secret_metadata(
-            namespace, credentials_secret_name(release))
+        secret = None
+        if (cluster.status or "").endswith("_IN_PROGRESS"):
+            # The operation record, from the snapshot's one LIST of the
+            # driver's Secrets (not a GET per cluster).
+            secret = snapshot.secret(namespace,
+                                     credentials_secret_name(release))
         annotations = ((secret or {}).get("annotations") or {})
         if annotations.get(OP_STARTED_ANNOTATION):
             try:
@@ -534,8 +538,9 @@ class Driver(magnum_driver.Driver):
     def _update_cluster_status(self, context, cluster):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
-        observed = self._observer.observed(namespace, release)
-        view = self._magnum_view(cluster, release, namespace)
+        snapshot = self._observer.snapshot()
+        observed = snapshot.observed(namespace, release)
+        view = self._magnum_view(cluster, release, namespace, snapshot)
         result = st.reconcile(observed, view, timeutils.utcnow(True))
         if result.status == fields.ClusterStatus.DELETE_COMPLETE:
             pending = self._cleanup_after_delete(cluster, release, namespace)

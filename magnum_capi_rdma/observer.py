@@ -16,38 +16,123 @@
 Status sync runs for every cluster in progress about every 10 s, and health
 for every cluster every minute. Rather than several GETs per cluster, one
 LIST per kind is shared by every cluster of a pass and indexed by release, so
-the API cost of a pass does not grow with the number of clusters. A snapshot
-is never older than ``[capi_rdma] status_max_staleness`` seconds, and the
-driver drops it after any change it makes itself.
+the API cost of a pass does not grow with the number of clusters: seven
+custom-resource LISTs plus one metadata-only LIST of the driver's own
+Secrets (the operation records), whatever the number of clusters.
+
+Bounds:
+
+- age: a snapshot is never older than ``[capi_rdma] status_max_staleness``
+  seconds, and the driver drops it after any change it makes itself. A
+  snapshot is a fresh LIST, so relists, watch expiry and reconnects do not
+  arise; a deleted object is simply absent from the next LIST.
+- memory: only the fields status and health read are kept (name,
+  namespace, labels, annotations, deletion time, spec, status); managed
+  fields, owner references and the rest are dropped when indexing, and of a
+  Secret only its name, labels and annotations are ever read (never its
+  data). :meth:`Observer.stats` reports the object count and approximate
+  bytes of the current snapshot.
 """
 
+import json
 import threading
 import time
 
 from magnum_capi_rdma import status
 
 CLUSTER_LABEL = "capi.stackhpc.com/cluster"
+CAPI_CLUSTER_LABEL = "cluster.x-k8s.io/cluster-name"
+OWNER_SELECTOR = "magnum.openstack.org/managed-by=magnum-capi-rdma"
 
-# Kinds read for status, and the Observed field each one fills.
+# Kinds read for status and health, one LIST each per snapshot.
 KINDS = ("cluster", "openstackcluster", "kubeadmcontrolplane",
          "machinedeployment", "machine", "helmrelease", "manifests")
+
+# The metadata fields status and health read; the rest is dropped.
+_KEPT_METADATA = ("name", "namespace", "labels", "annotations",
+                  "deletionTimestamp", "creationTimestamp")
+_PARTIAL_METADATA = ("application/json;as=PartialObjectMetadataList;"
+                     "g=meta.k8s.io;v=v1")
+
+
+def slim(obj):
+    """The object with only what status and health read."""
+    meta = obj.get("metadata") or {}
+    out = {"metadata": {k: meta[k] for k in _KEPT_METADATA if k in meta}}
+    for key in ("apiVersion", "kind", "spec", "status"):
+        if key in obj:
+            out[key] = obj[key]
+    return out
+
+
+def secret_metadata(obj):
+    """{name, namespace, labels, annotations} of a Secret; never data."""
+    meta = obj.get("metadata") or {}
+    return {"name": meta.get("name"), "namespace": meta.get("namespace"),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": dict(meta.get("annotations") or {})}
+
+
+def list_secret_metadata(kube, label_selector):
+    """Metadata of matching Secrets in every namespace, in one LIST.
+
+    Asks the API server for PartialObjectMetadata, so Secret data never
+    leaves it. Uses ``kube.list_secret_metadata_all`` when the adapter has
+    it.
+    """
+    own = getattr(kube, "list_secret_metadata_all", None)
+    if own is not None:
+        return own(label_selector)
+
+    def call():
+        response = kube.core.list_secret_for_all_namespaces(
+            label_selector=label_selector,
+            _headers={"Accept": _PARTIAL_METADATA},
+            _preload_content=False)
+        data = getattr(response, "data", None)
+        if data is None:
+            data = response.read()
+        return json.loads(data)
+
+    # The adapter's _call maps API errors to KubeError.
+    result = kube._call("list", "secrets", "all namespaces", None, call)
+    # An empty PartialObjectMetadataList has "items": null.
+    return [secret_metadata(item) for item in result.get("items") or ()]
 
 
 class Snapshot(object):
     """One LIST of every kind, indexed by (namespace, release)."""
 
-    def __init__(self, objects_by_kind, taken_at):
+    def __init__(self, objects_by_kind, taken_at, secrets=()):
         self.taken_at = taken_at
         self._index = {}
+        self._secrets = {}
+        self.objects = 0
+        self.bytes = 0
         for kind, objects in objects_by_kind.items():
             for obj in objects:
-                meta = obj.get("metadata") or {}
                 release = _release_of(kind, obj)
                 if not release:
                     continue
-                key = (meta.get("namespace"), release)
+                kept = slim(obj)
+                self._count(kept)
+                key = (kept["metadata"].get("namespace"), release)
                 self._index.setdefault(key, {}).setdefault(kind, []).append(
-                    obj)
+                    kept)
+        for secret in secrets:
+            kept = secret_metadata(secret if "metadata" in secret
+                                   else {"metadata": secret})
+            self._count(kept)
+            self._secrets[(kept["namespace"], kept["name"])] = kept
+
+    def _count(self, obj):
+        self.objects += 1
+        self.bytes += len(json.dumps(obj, separators=(",", ":"),
+                                     default=str))
+
+    def secret(self, namespace, name):
+        """{name, namespace, labels, annotations} of a driver Secret."""
+        return self._secrets.get((namespace, name))
 
     def observed(self, namespace, release):
         found = self._index.get((namespace, release), {})
@@ -77,7 +162,7 @@ def _release_of(kind, obj):
     if release:
         return release
     # Machines always carry CAPI's own cluster label.
-    release = labels.get("cluster.x-k8s.io/cluster-name")
+    release = labels.get(CAPI_CLUSTER_LABEL)
     if release:
         return release
     if kind in ("helmrelease", "manifests"):
@@ -86,14 +171,24 @@ def _release_of(kind, obj):
 
 
 class Observer(object):
-    """Shared, bounded-age snapshots of the management cluster."""
+    """Shared, bounded-age snapshots of the management cluster.
 
-    def __init__(self, kube, max_age=5.0, clock=time.monotonic):
+    :param kube: the Kube adapter (``list_all``; Secrets through
+        :func:`list_secret_metadata`).
+    :param max_age: seconds a snapshot may be served after its LISTs.
+    :param secret_selector: label selector of the driver's own Secrets.
+    """
+
+    def __init__(self, kube, max_age=5.0, clock=time.monotonic,
+                 secret_selector=OWNER_SELECTOR):
         self._kube = kube
         self._max_age = max_age
         self._clock = clock
+        self._secret_selector = secret_selector
         self._lock = threading.Lock()
         self._snapshot = None
+        self.lists = 0
+        self.snapshots = 0
 
     def invalidate(self):
         with self._lock:
@@ -104,13 +199,36 @@ class Observer(object):
             now = self._clock()
             snap = self._snapshot
             if snap is None or now - snap.taken_at > self._max_age:
-                objects = {}
-                for kind in KINDS:
-                    objects[kind] = self._kube.list_all(
-                        kind, label_selector=None)
-                snap = Snapshot(objects, now)
+                snap = self._take(now)
                 self._snapshot = snap
             return snap
 
+    def _take(self, now):
+        objects = {}
+        for kind in KINDS:
+            objects[kind] = self._kube.list_all(kind, label_selector=None)
+        secrets = list_secret_metadata(self._kube, self._secret_selector)
+        self.lists += len(KINDS) + 1
+        self.snapshots += 1
+        return Snapshot(objects, now, secrets)
+
     def observed(self, namespace, release):
         return self.snapshot().observed(namespace, release)
+
+    def secret(self, namespace, name):
+        """Metadata of one of the driver's Secrets, from the snapshot."""
+        return self.snapshot().secret(namespace, name)
+
+    def stats(self):
+        """Size of the current snapshot and LISTs made so far."""
+        with self._lock:
+            snap = self._snapshot
+            now = self._clock()
+        return {
+            "objects": snap.objects if snap else 0,
+            "approx_bytes": snap.bytes if snap else 0,
+            "age_seconds": (now - snap.taken_at) if snap else None,
+            "max_age_seconds": self._max_age,
+            "snapshots": self.snapshots,
+            "lists": self.lists,
+        }

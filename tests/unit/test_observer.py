@@ -23,13 +23,20 @@ def obj(kind_name, namespace, release, **extra):
 
 
 class CountingKube(object):
-    def __init__(self, objects):
+    def __init__(self, objects, secrets=()):
         self.objects = objects
+        self.secrets = list(secrets)
         self.calls = []
+        self.selectors = []
 
     def list_all(self, kind, label_selector=None):
         self.calls.append(kind)
         return list(self.objects.get(kind, ()))
+
+    def list_secret_metadata_all(self, label_selector):
+        self.calls.append("secret")
+        self.selectors.append(label_selector)
+        return list(self.secrets)
 
 
 def test_releases_are_kept_apart_and_addon_kinds_combine():
@@ -63,10 +70,65 @@ def test_one_list_per_kind_per_snapshot_however_many_clusters():
     obs = observer.Observer(kube, max_age=5, clock=lambda: clock[0])
     for i in range(50):
         assert obs.observed("ns", "r%d" % i).cluster is not None
-    assert len(kube.calls) == len(observer.KINDS)
+    per_snapshot = len(observer.KINDS) + 1  # + the driver's Secrets
+    assert len(kube.calls) == per_snapshot
     clock[0] = 6.0  # older than max_age: one fresh LIST per kind
     obs.observed("ns", "r1")
-    assert len(kube.calls) == 2 * len(observer.KINDS)
+    assert len(kube.calls) == 2 * per_snapshot
     obs.invalidate()
     obs.observed("ns", "r1")
-    assert len(kube.calls) == 3 * len(observer.KINDS)
+    assert len(kube.calls) == 3 * per_snapshot
+    assert obs.stats()["lists"] == 3 * per_snapshot
+
+
+def test_only_the_fields_status_reads_are_kept():
+    big = obj("r1", "ns", "r1", spec={"replicas": 1},
+              status={"phase": "Running"})
+    big["metadata"]["managedFields"] = [{"manager": "x" * 1000}]
+    big["metadata"]["ownerReferences"] = [{"uid": "u"}]
+    big["metadata"]["uid"] = "abc"
+    kube = CountingKube({"cluster": [big]})
+    obs = observer.Observer(kube, max_age=60)
+    seen = obs.observed("ns", "r1").cluster
+    assert seen["spec"] == {"replicas": 1}
+    assert seen["status"] == {"phase": "Running"}
+    assert "managedFields" not in seen["metadata"]
+    assert "ownerReferences" not in seen["metadata"]
+    assert seen["metadata"]["labels"] == big["metadata"]["labels"]
+    stats = obs.stats()
+    assert stats["objects"] == 1
+    assert 0 < stats["approx_bytes"] < 1000
+
+
+def test_secrets_come_from_one_selected_list_without_data():
+    secrets = [{"metadata": {"name": "r%d-cloud-credentials" % i,
+                             "namespace": "ns",
+                             "annotations": {"op": str(i)}},
+                "data": {"clouds.yaml": "c2VjcmV0"}}
+               for i in range(20)]
+    kube = CountingKube({}, secrets)
+    obs = observer.Observer(kube, max_age=60)
+    for i in range(20):
+        found = obs.secret("ns", "r%d-cloud-credentials" % i)
+        assert found["annotations"] == {"op": str(i)}
+        assert "data" not in found
+    assert obs.secret("ns", "missing") is None
+    assert obs.secret("other-ns", "r1-cloud-credentials") is None
+    assert kube.calls.count("secret") == 1
+    assert kube.selectors == [observer.OWNER_SELECTOR]
+
+
+def test_secret_metadata_as_the_adapter_returns_it():
+    # list_secret_metadata returns flat {name, namespace, ...} dicts.
+    flat = [{"name": "r1-cloud-credentials", "namespace": "ns",
+             "labels": {}, "annotations": {"op": "CREATE"}}]
+    obs = observer.Observer(CountingKube({}, flat), max_age=60)
+    found = obs.secret("ns", "r1-cloud-credentials")
+    assert found["annotations"] == {"op": "CREATE"}
+
+
+def test_stats_before_any_snapshot():
+    obs = observer.Observer(CountingKube({}), max_age=3)
+    stats = obs.stats()
+    assert stats["objects"] == 0 and stats["age_seconds"] is None
+    assert stats["max_age_seconds"] == 3 and stats["lists"] == 0
