@@ -1,0 +1,135 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Lightweight stand-ins for Magnum's Cluster and NodeGroup objects.
+
+Both drivers' status passes get the same objects, built from the clusters
+file the benchmark writes. They carry the attributes the drivers read
+(uuid, project_id, stack_id, status, node groups, labels, template) and
+``save``/``destroy`` that only count calls: the benchmark times the
+drivers' reads of the management cluster, not Magnum's database.
+
+Imports nothing from either driver: it runs in both virtualenvs.
+"""
+
+import datetime
+import json
+
+
+class FakeTemplate(object):
+    def __init__(self, labels):
+        self.uuid = "00000000-0000-4000-8000-000000000001"
+        self.labels = dict(labels)
+        self.image_id = "ubuntu-2404-kube-v1.33.1"
+        self.keypair_id = "bench"
+        self.external_network_id = "public"
+        self.fixed_network = None
+        self.fixed_subnet = None
+        self.dns_nameserver = "8.8.8.8"
+        self.master_flavor_id = "m1.medium"
+        self.flavor_id = "m1.medium"
+        self.master_lb_enabled = True
+        self.floating_ip_enabled = True
+        self.cluster_distro = "ubuntu"
+        self.server_type = "vm"
+        self.network_driver = "calico"
+        self.volume_driver = "cinder"
+        self.docker_volume_size = None
+
+
+class FakeNodeGroup(object):
+    def __init__(self, cluster, name, role, node_count, is_default, status):
+        self.uuid = "%s-%s" % (cluster.uuid, name)
+        self.cluster_id = cluster.uuid
+        self.project_id = cluster.project_id
+        self.name = name
+        self.role = role
+        self.node_count = node_count
+        self.min_node_count = 0
+        self.max_node_count = None
+        self.is_default = is_default
+        self.status = status
+        self.status_reason = None
+        self.node_addresses = []
+        self.labels = dict(cluster.labels)
+        self.version = None
+        self.image_id = cluster.cluster_template.image_id
+        self.flavor_id = "m1.medium"
+        self.node_labels = None
+        self.node_taints = None
+        self.saves = 0
+
+    def save(self):
+        self.saves += 1
+
+    def destroy(self):
+        self.saves += 1
+
+
+class FakeCluster(object):
+    def __init__(self, record, status, labels):
+        self.uuid = record["uuid"]
+        self.name = record["name"]
+        self.project_id = record["project_id"]
+        self.user_id = "bench-user"
+        self.stack_id = record["release"]
+        self.status = status
+        self.status_reason = None
+        self.health_status = None
+        self.health_status_reason = {}
+        self.api_address = None
+        self.coe_version = None
+        self.labels = dict(labels)
+        self.cluster_template = FakeTemplate(labels)
+        self.cluster_template_id = self.cluster_template.uuid
+        self.master_count = 1
+        self.node_count = 2
+        self.keypair = "bench"
+        self.flavor_id = "m1.medium"
+        self.master_flavor_id = "m1.medium"
+        self.fixed_network = None
+        self.fixed_subnet = None
+        self.floating_ip_enabled = True
+        self.master_lb_enabled = True
+        self.create_timeout = 60
+        self.created_at = datetime.datetime.now(datetime.timezone.utc)
+        self.saves = 0
+        self.nodegroups = [
+            FakeNodeGroup(self, "default-master", "master", 1, True, status),
+            FakeNodeGroup(self, "default-worker", "worker", 2, True, status),
+            FakeNodeGroup(self, "ng-2", "worker", 2, False, status),
+        ]
+
+    def save(self):
+        self.saves += 1
+
+
+def load_clusters(path, status, labels):
+    """FakeCluster objects for every record of the clusters file."""
+    with open(path) as f:
+        records = json.load(f)
+    return [FakeCluster(r, status, labels) for r in records]
+
+
+def summary(clusters, health):
+    """Counts of the statuses the pass left, for comparing the drivers."""
+    out = {"status": {}, "nodegroup_status": {}, "health": {}}
+    for cluster in clusters:
+        out["status"][cluster.status] = out["status"].get(
+            cluster.status, 0) + 1
+        for ng in cluster.nodegroups:
+            out["nodegroup_status"][ng.status] = out[
+                "nodegroup_status"].get(ng.status, 0) + 1
+    for value in health:
+        out["health"][value] = out["health"].get(value, 0) + 1
+    return out
