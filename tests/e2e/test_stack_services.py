@@ -28,8 +28,12 @@ import pytest
 
 RDMA_LABELS = {
     "kube_tag": "v1.31.4",
-    "rdma_mode": "roce_macvlan",
+    "rdma_mode": "macvlan",
     "rdma_network": "rdma-net",
+    "rdma_interface": "ens4",
+    "rdma_ip_range": "192.168.100.0/24",
+    "gpu_operator_enabled": "true",
+    "monitoring_enabled": "true",
 }
 
 

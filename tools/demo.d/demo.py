@@ -75,7 +75,20 @@ class Cli(object):
                 " ".join(args), proc.stderr.strip()[-800:]))
         if not parse:
             return proc
-        return json.loads(proc.stdout or "null")
+        return parse_json(proc.stdout)
+
+
+def parse_json(out):
+    """The JSON document of a CLI's output.
+
+    python-magnumclient prints a line such as "Request to create cluster
+    template X accepted" before the document.
+    """
+    lines = out.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith(("{", "[")):
+            return json.loads("\n".join(lines[index:]))
+    return None
 
 
 def ensure_image(cli, name):
@@ -104,19 +117,21 @@ def ensure_template(cli, image):
 
 
 def wait_cluster(cli, wanted, timeout=300):
+    """Poll `cluster show` until WANTED; None once a deleted one is gone."""
     last = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        proc = cli("coe", "cluster", "show", CLUSTER, parse=False,
+        proc = cli("coe", "cluster", "show", CLUSTER, "-f", "json",
+                   parse=False,
                    check=False)
         if proc.returncode != 0:
-            if wanted == "DELETE_COMPLETE" and "not found" in (
-                    proc.stderr.lower()):
+            if wanted == "DELETE_COMPLETE" and "could not be found" in (
+                    proc.stderr):
                 log("cluster %s: deleted" % CLUSTER)
                 return None
             raise SystemExit("demo: cluster show failed: %s" %
                              proc.stderr.strip()[-400:])
-        show = cli("coe", "cluster", "show", CLUSTER)
+        show = parse_json(proc.stdout)
         line = "%s %s" % (show["status"], show.get("status_reason") or "")
         if line != last:
             log("cluster %s: %s" % (CLUSTER, line))
@@ -132,38 +147,13 @@ def wait_cluster(cli, wanted, timeout=300):
 
 def show_rdma_placement(stack, show):
     """Where the RDMA add-ons landed, read from the management cluster."""
-    kubeconfig = os.path.join(STATE, "mgmt", "kubeconfig")
-    sys.path.insert(0, stack["repo"])
-    env = dict(os.environ, KUBECONFIG=kubeconfig)
+    env = dict(os.environ,
+               KUBECONFIG=os.path.join(STATE, "mgmt", "kubeconfig"))
     python = os.path.join(stack["venv"], "bin", "python")
-    code = r'''
-import json, sys, yaml
-from kubernetes import client, config
-config.load_kube_config()
-api = client.CustomObjectsApi()
-release = sys.argv[1]
-sel = "capi.stackhpc.com/cluster=" + release
-ns = [n.metadata.name for n in client.CoreV1Api().list_namespace().items
-      if n.metadata.name.startswith("magnum-")]
-for kind in ("helmreleases", "manifests"):
-    for n in ns:
-        for o in api.list_namespaced_custom_object(
-                "addons.stackhpc.com", "v1alpha1", n, kind,
-                label_selector=sel)["items"]:
-            print("  add-on %-45s %-10s %s" % (
-                o["metadata"]["name"], o.get("status", {}).get("phase"),
-                o["kind"]))
-for n in ns:
-    for md in api.list_namespaced_custom_object(
-            "cluster.x-k8s.io", "v1beta1", n, "machinedeployments",
-            label_selector=sel)["items"]:
-        print("  node group %-30s replicas %s" % (
-            md["metadata"]["labels"].get("capi.stackhpc.com/node-group"),
-            md["spec"].get("replicas")))
-'''
-    log("RDMA add-ons and node groups of release %s:" % show["stack_id"])
-    subprocess.run([python, "-c", code, show["stack_id"]], env=env,
-                   check=False)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "placement.py")
+    log("where the add-ons and node groups of %s landed:" % CLUSTER)
+    subprocess.run([python, script, show["uuid"]], env=env, check=False)
 
 
 def main(argv=None):
@@ -178,7 +168,14 @@ def main(argv=None):
     log("template: %s" % json.dumps(
         cli("coe", "cluster", "template", "show", TEMPLATE)["labels"],
         sort_keys=True))
-    if not any(c["name"] == CLUSTER for c in cli("coe", "cluster", "list")):
+    existing = [c for c in cli("coe", "cluster", "list")
+                if c["name"] == CLUSTER]
+    if existing and existing[0]["status"].endswith("_FAILED"):
+        log("removing the failed cluster %s of an earlier run" % CLUSTER)
+        cli("coe", "cluster", "delete", CLUSTER, parse=False)
+        wait_cluster(cli, "DELETE_COMPLETE")
+        existing = []
+    if not existing:
         log("creating cluster %s (1 master, 2 workers)" % CLUSTER)
         cli("coe", "cluster", "create", CLUSTER, "--cluster-template",
             TEMPLATE, "--master-count", "1", "--node-count", "2",
