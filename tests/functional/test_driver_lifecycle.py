@@ -90,8 +90,8 @@ def wait_for(predicate, timeout=90, interval=0.5, what="condition"):
                                                                  what))
 
 
-@pytest.mark.usefixtures("simulator")
-class TestLifecycle(db_base.DbTestCase):
+class LifecycleBase(db_base.DbTestCase):
+    """The driver on the bed, and helpers; the tests are in subclasses."""
 
     @pytest.fixture(autouse=True)
     def _bed(self, management_cluster, simulator, helm_bin):
@@ -201,11 +201,13 @@ class TestLifecycle(db_base.DbTestCase):
         if self.namespace_alive(ns):
             secrets = self.kube.list_secrets(ns, None)
             if secrets:
-                found["secrets"] = [s["metadata"]["name"] for s in secrets]
+                found["secrets"] = [s["name"] for s in secrets]
             found["namespace"] = ns
         return found
 
-    # -- tests --
+
+@pytest.mark.usefixtures("simulator")
+class TestLifecycle(LifecycleBase):
 
     def test_create_resize_nodegroups_upgrade_delete(self):
         cluster = self.make_cluster()
