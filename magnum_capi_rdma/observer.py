@@ -22,10 +22,14 @@ Secrets (the operation records), whatever the number of clusters.
 
 Bounds:
 
-- age: a snapshot is never older than ``[capi_rdma] status_max_staleness``
-  seconds, and the driver drops it after any change it makes itself. A
-  snapshot is a fresh LIST, so relists, watch expiry and reconnects do not
-  arise; a deleted object is simply absent from the next LIST.
+- age: a snapshot is served for at most ``[capi_rdma]
+  status_max_staleness`` seconds after its LISTs returned, and the driver
+  drops it after any change it makes itself. (Counting from when the LISTs
+  returned, not when they started, means a snapshot that took longer to
+  list than the bound still serves the pass that asked for it, instead of
+  every cluster relisting.) A snapshot is a fresh LIST, so relists, watch
+  expiry and reconnects do not arise; a deleted object is simply absent
+  from the next LIST. The LISTs of a snapshot run concurrently.
 - memory: only the fields status and health read are kept (name,
   namespace, labels, annotations, deletion time, spec, status); managed
   fields, owner references and the rest are dropped when indexing, and of a
@@ -34,6 +38,7 @@ Bounds:
   bytes of the current snapshot.
 """
 
+import concurrent.futures
 import json
 import threading
 import time
@@ -47,6 +52,11 @@ OWNER_SELECTOR = "magnum.openstack.org/managed-by=magnum-capi-rdma"
 # Kinds read for status and health, one LIST each per snapshot.
 KINDS = ("cluster", "openstackcluster", "kubeadmcontrolplane",
          "machinedeployment", "machine", "helmrelease", "manifests")
+
+# One object in SAMPLE is serialised to estimate a snapshot's size.
+SAMPLE = 8
+# Concurrent LISTs per snapshot (the kubernetes client's default pool).
+LIST_WORKERS = 4
 
 # The metadata fields status and health read; the rest is dropped.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations",
@@ -126,9 +136,11 @@ class Snapshot(object):
             self._secrets[(kept["namespace"], kept["name"])] = kept
 
     def _count(self, obj):
+        # Approximate size: every SAMPLE-th object serialised, scaled up.
         self.objects += 1
-        self.bytes += len(json.dumps(obj, separators=(",", ":"),
-                                     default=str))
+        if self.objects % SAMPLE == 1 or SAMPLE == 1:
+            self.bytes += SAMPLE * len(json.dumps(
+                obj, separators=(",", ":"), default=str))
 
     def secret(self, namespace, name):
         """{name, namespace, labels, annotations} of a driver Secret."""
@@ -189,6 +201,7 @@ class Observer(object):
         self._snapshot = None
         self.lists = 0
         self.snapshots = 0
+        self.last_list_seconds = None
 
     def invalidate(self):
         with self._lock:
@@ -203,14 +216,20 @@ class Observer(object):
                 self._snapshot = snap
             return snap
 
-    def _take(self, now):
-        objects = {}
-        for kind in KINDS:
-            objects[kind] = self._kube.list_all(kind, label_selector=None)
-        secrets = list_secret_metadata(self._kube, self._secret_selector)
+    def _take(self, started):
+        with concurrent.futures.ThreadPoolExecutor(LIST_WORKERS) as pool:
+            futures = {kind: pool.submit(self._kube.list_all, kind,
+                                         label_selector=None)
+                       for kind in KINDS}
+            secrets = pool.submit(list_secret_metadata, self._kube,
+                                  self._secret_selector)
+            objects = {kind: f.result() for kind, f in futures.items()}
+            secrets = secrets.result()
         self.lists += len(KINDS) + 1
         self.snapshots += 1
-        return Snapshot(objects, now, secrets)
+        listed = self._clock()
+        self.last_list_seconds = listed - started
+        return Snapshot(objects, listed, secrets)
 
     def observed(self, namespace, release):
         return self.snapshot().observed(namespace, release)
@@ -231,4 +250,5 @@ class Observer(object):
             "max_age_seconds": self._max_age,
             "snapshots": self.snapshots,
             "lists": self.lists,
+            "last_list_seconds": self.last_list_seconds,
         }
