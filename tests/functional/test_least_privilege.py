@@ -11,16 +11,20 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The driver's lifecycle with only the shipped RBAC (etc/rbac).
+"""Least privilege: the shipped RBAC (etc/rbac) and the app credentials.
 
 The RBAC file is applied on the real apiserver (RBAC authorizer on); a
 service account bound only to its ClusterRole gets a token through the
 TokenRequest API, and every lifecycle test of test_driver_lifecycle runs
 again with the driver using that token. Negative checks prove the role
-does not reach beyond what the driver needs.
+does not reach beyond what the driver needs. On a real Keystone, the
+application credential the driver makes carries exactly the owner's roles
+on the cluster's project, none of the owner's roles elsewhere (restriction
+against making credentials and trusts is in test_keystone_real).
 """
 
 import os
+import uuid
 
 import kubernetes
 from kubernetes import client
@@ -29,7 +33,10 @@ from kubernetes import utils as kube_utils
 import pytest
 import yaml
 
+from magnum_capi_rdma.adapters import keystone as ks
+from tests.functional.keystone_fixture import real_keystone  # noqa: F401
 from tests.functional import test_driver_lifecycle as lifecycle
+from tests.functional.test_keystone_real import member  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -178,3 +185,32 @@ class TestLifecycleLeastPrivilege(lifecycle.TestLifecycle):
                  "kind": "SelfSubjectReview"})
         assert who.status.user_info.username == (
             "system:serviceaccount:%s:%s" % (SA_NAMESPACE, SA_NAME))
+
+
+def test_app_credential_carries_only_the_owners_project_roles(
+        real_keystone, member):  # noqa: F811
+    user_id, project_id, session = member
+    admin = real_keystone.admin_session()
+    v3 = real_keystone.v3
+    # The owner is admin of another project: that must not leak in.
+    other = admin.post(v3 + "/projects", json={"project": {
+        "name": "other-" + uuid.uuid4().hex[:8],
+        "domain_id": "default"}}).json()["project"]
+    admin_role = admin.get(v3 + "/roles?name=admin").json()["roles"][0]
+    assert admin.put(v3 + "/projects/%s/users/%s/roles/%s" % (
+        other["id"], user_id, admin_role["id"])).status_code == 204
+    try:
+        keystone = ks.Keystone(session, admin, interface="public")
+        cred = keystone.create_app_credential(str(uuid.uuid4()), user_id,
+                                              project_id)
+        app = real_keystone.app_credential_session(cred["id"],
+                                                   cred["secret"])
+        app_access = app.auth.get_access(app)
+        owner_access = session.auth.get_access(session)
+        assert app_access.project_id == project_id
+        assert sorted(app_access.role_names) == sorted(
+            owner_access.role_names)
+        assert "admin" not in app_access.role_names
+        assert "member" in app_access.role_names
+    finally:
+        admin.delete(v3 + "/projects/%s" % other["id"])
