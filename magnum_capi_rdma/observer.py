@@ -60,7 +60,7 @@ LIST_WORKERS = 4
 
 # The metadata fields status and health read; the rest is dropped.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations",
-                  "deletionTimestamp", "creationTimestamp")
+                  "deletionTimestamp", "creationTimestamp", "generation")
 _PARTIAL_METADATA = ("application/json;as=PartialObjectMetadataList;"
                      "g=meta.k8s.io;v=v1")
 

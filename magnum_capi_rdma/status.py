@@ -222,7 +222,8 @@ def control_plane_component(observed):
                   _strip_v(st.get("version")) ==
                   _strip_v(_spec(kcp).get("version")))
     ok = (ready == want and updated == want and total == want and
-          version_ok and bool(st.get("initialized", True)))
+          version_ok and bool(st.get("initialized", True)) and
+          _observed_latest(kcp))
     progress = "%d/%d ready" % (min(ready, want), want)
     if not version_ok and ready == want:
         progress += ", upgrading to %s" % _spec(kcp).get("version")
@@ -243,14 +244,32 @@ def node_group_component(name, machine_deployment, machines):
     ready = _int(st.get("readyReplicas"))
     updated = _int(st.get("updatedReplicas"), ready)
     total = _int(st.get("replicas"))
-    ok = ready == want and updated == want and total == want
+    ok = (ready == want and updated == want and total == want and
+          _observed_latest(machine_deployment))
     progress = "%d/%d ready" % (min(ready, want), want)
     return Component(label, ok, progress)
 
 
-def machine_failures(machines):
+def _observed_latest(obj):
+    """The controller has reconciled the latest spec (or says nothing)."""
+    generation = ((obj or {}).get("metadata") or {}).get("generation")
+    observed = _status(obj).get("observedGeneration")
+    if generation is None or observed is None:
+        return True
+    return _int(observed) >= _int(generation)
+
+
+def machine_failures(machines, deleting_groups=()):
+    """Failures of machines that are meant to stay.
+
+    A machine already being deleted (a resize victim, a remediated node, a
+    machine of a node group being deleted) failing is expected.
+    """
     failures = []
     for machine in machines:
+        if ((machine.get("metadata") or {}).get("deletionTimestamp") or
+                _node_group_of(machine) in deleting_groups):
+            continue
         failure = _failure(machine)
         if failure is None and (
                 _status(machine).get("phase") in _MACHINE_FAILED_PHASES):
@@ -427,7 +446,9 @@ def _creating_or_updating(observed, view, now, operation):
 
     failures = [c.failure for c in (infra, cluster, control_plane)
                 if c.failure]
-    failures += machine_failures(observed.machines)
+    failures += machine_failures(
+        observed.machines,
+        [ng.name for ng in view.node_groups if ng.status.startswith("DELETE")])
     failures += [c.failure for c in groups.values() if c.failure]
     if addons.failure:
         failures.append(addons.failure)

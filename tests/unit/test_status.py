@@ -241,3 +241,23 @@ def test_new_node_group_progress_and_completion():
     result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS, ngs=ngs), T0)
     assert result.node_groups["gpu"].status == st.CREATE_COMPLETE
     assert result.status == st.UPDATE_COMPLETE
+
+
+def test_a_deleting_machine_failing_is_not_a_cluster_failure():
+    victim = machine("w-9", "default-worker", failure="instance gone")
+    victim["metadata"]["deletionTimestamp"] = "2026-11-01T12:00:00Z"
+    observed = ready_observed(machines=ready_observed().machines + (victim,))
+    result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS), T0)
+    assert result.status == st.UPDATE_COMPLETE
+
+
+def test_not_ready_until_the_controller_saw_the_latest_spec():
+    stale = md("default-worker")
+    stale["metadata"]["generation"] = 3
+    stale["status"]["observedGeneration"] = 2
+    observed = ready_observed(machine_deployments=(stale,))
+    result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS), T0)
+    assert result.status == st.UPDATE_IN_PROGRESS
+    stale["status"]["observedGeneration"] = 3
+    result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS), T0)
+    assert result.status == st.UPDATE_COMPLETE
