@@ -32,6 +32,9 @@ STATE = os.path.abspath(os.environ.get("MAGNUM_CAPI_RDMA_STATE") or
                                      os.path.expanduser("~/.local/state"),
                                      "magnum-capi-rdma", "stack"))
 T0 = time.monotonic()
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "stack.d"))
+import stack as stackd  # noqa: E402  (tools/stack.d/stack.py)
 
 TEMPLATE = "rdma-demo"
 CLUSTER = "rdma-demo"
@@ -156,11 +159,33 @@ def show_rdma_placement(stack, show):
     subprocess.run([python, script, show["uuid"]], env=env, check=False)
 
 
+def report(peak):
+    """Wall time and peak memory of the stack and the demo."""
+    demo = time.monotonic() - T0
+    started = os.environ.get("MAGNUM_CAPI_RDMA_DEMO_T0")
+    total = time.time() - float(started) if started else None
+    metrics = {}
+    metrics_path = os.path.join(STATE, "metrics.json")
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+    log("demo done in %.1f s%s" % (
+        demo, "; with `tools/stack up` %.1f s in all" % total
+        if total else ""))
+    if metrics:
+        log("tools/stack up: %.1f s wall time, peak memory %.0f MiB" % (
+            metrics["wall_seconds"], metrics["peak_rss_bytes"] / 1048576.0))
+    log("peak memory during the demo: %.0f MiB (the stack's processes and"
+        " the CLI calls)" % (peak / 1048576.0))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true",
                         help="leave the demo cluster running")
     args = parser.parse_args(argv)
+    sampler = stackd.PeakSampler()
+    sampler.start()
     stack = load_stack()
     cli = Cli(stack)
     image = ensure_image(cli, stack.get("image") or "ubuntu-2404-kube")
@@ -199,14 +224,7 @@ def main(argv=None):
         log("deleting cluster %s" % CLUSTER)
         cli("coe", "cluster", "delete", CLUSTER, parse=False)
         wait_cluster(cli, "DELETE_COMPLETE")
-    metrics_path = os.path.join(STATE, "metrics.json")
-    peak = ""
-    if os.path.exists(metrics_path):
-        with open(metrics_path) as f:
-            metrics = json.load(f)
-        peak = ", stack up %.1f s, stack peak memory %.0f MiB" % (
-            metrics["wall_seconds"], metrics["peak_rss_bytes"] / 1048576.0)
-    log("demo done in %.1f s%s" % (time.monotonic() - T0, peak))
+    report(sampler.finish())
     return 0
 
 
