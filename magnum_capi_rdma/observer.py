@@ -55,8 +55,10 @@ KINDS = ("cluster", "openstackcluster", "kubeadmcontrolplane",
 
 # One object in SAMPLE is serialised to estimate a snapshot's size.
 SAMPLE = 8
-# Concurrent LISTs per snapshot (the kubernetes client's default pool).
-LIST_WORKERS = 4
+# Every LIST of a snapshot in flight at once (the kubernetes client's
+# connection pool holds 5 per CPU), so the API server serialises one kind
+# while this process decodes another.
+LIST_WORKERS = 8
 
 # The metadata fields status and health read; the rest is dropped.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations",

@@ -353,6 +353,16 @@ def pass_environment():
     return env
 
 
+def median_pass(samples):
+    """The sample with the median wall time, with every sample's numbers."""
+    ordered = sorted(samples, key=lambda r: r["wall_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["samples"] = [
+        {k: r[k] for k in ("wall_s", "cpu_s", "maxrss_kib",
+                           "requests_total")} for r in samples]
+    return chosen
+
+
 def run_pass(api, python, script, kubeconfig, clusters_file, extra=()):
     before = api.metrics()
     proc = subprocess.run(
@@ -409,7 +419,8 @@ def format_results(report):
             report["ours_version"], report["theirs_versions"][
                 "magnum-capi-helm"], report["theirs_versions"]["magnum"]),
         "one pass = update_cluster_status + poll_health_status for every "
-        "cluster; requests counted by kube-apiserver (/metrics)",
+        "cluster; requests counted by kube-apiserver (/metrics); "
+        "median of %d passes each" % report["repeat"],
         "",
         "%6s %-17s %9s %8s %8s %9s  %s" % (
             "N", "driver", "requests", "wall_s", "cpu_s", "rss_MiB",
@@ -423,6 +434,10 @@ def format_results(report):
                 r["cpu_s"], r["maxrss_kib"] / 1024.0,
                 json.dumps(r["summary"]["status"], sort_keys=True),
                 json.dumps(r["summary"]["health"], sort_keys=True)))
+        lines.append("%6s wall of each pass: ours %s; theirs %s" % (
+            "", " ".join("%.2f" % x["wall_s"] for x in row["ours"].get(
+                "samples", [])), " ".join("%.2f" % x["wall_s"] for x in row[
+                    "theirs"].get("samples", []))))
         lines.append(
             "%6s ratio ours/theirs: requests %.4f (1/%.0f), wall %.3f "
             "(1/%.1f), cpu %.3f" % (
@@ -472,6 +487,9 @@ def parse_args(argv):
                         help="where results.json and results.txt go")
     parser.add_argument("--workers", type=int, default=8,
                         help="threads creating objects")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="passes per driver and N; the median (by wall "
+                        "time) is reported")
     parser.add_argument("--max-staleness", default=None,
                         help="[capi_rdma] status_max_staleness for our "
                         "pass (default: the option's default)")
@@ -514,14 +532,21 @@ def measure(args, bed, their_python):
             n, len(new), created))
         with open(clusters_file, "w") as f:
             json.dump(records, f)
-        ours = run_pass(api, sys.executable, "pass_ours.py",
-                        bed.kubeconfig, clusters_file, extra)
-        log("N=%d ours: %d requests, %.2fs" % (
-            n, ours["requests_total"], ours["wall_s"]))
-        theirs = run_pass(api, their_python, "pass_theirs.py",
-                          bed.kubeconfig, clusters_file)
-        log("N=%d theirs: %d requests, %.2fs" % (
-            n, theirs["requests_total"], theirs["wall_s"]))
+        samples = {"ours": [], "theirs": []}
+        for _ in range(args.repeat):
+            # Alternated, so both see the same background load.
+            samples["ours"].append(run_pass(
+                api, sys.executable, "pass_ours.py", bed.kubeconfig,
+                clusters_file, extra))
+            samples["theirs"].append(run_pass(
+                api, their_python, "pass_theirs.py", bed.kubeconfig,
+                clusters_file))
+            for key in ("ours", "theirs"):
+                log("N=%d %s: %d requests, %.2fs" % (
+                    n, key, samples[key][-1]["requests_total"],
+                    samples[key][-1]["wall_s"]))
+        ours = median_pass(samples["ours"])
+        theirs = median_pass(samples["theirs"])
         rows.append({
             "n": n, "create_s": created, "ours": ours, "theirs": theirs,
             "ratio_requests": ratio(ours["requests_total"],
@@ -554,6 +579,7 @@ def main(argv=None):
         "ours_version": our_version(),
         "theirs_versions": their_versions(their_python),
         "objects_per_cluster": per_cluster,
+        "repeat": args.repeat,
         "rows": rows,
     }
     os.makedirs(args.out, exist_ok=True)
