@@ -170,6 +170,15 @@ timeout_opts = [
 ]
 
 keystone_opts = [
+    cfg.ListOpt(
+        "app_credential_roles",
+        default=[],
+        help="Roles the per-cluster application credential carries, e.g. "
+        "member,load-balancer_member. They must be roles the cluster's "
+        "owner has on the project. Empty: the owner's roles on the project "
+        "(Keystone's default). The credential is always restricted: it "
+        "cannot create further credentials or trusts.",
+    ),
     cfg.StrOpt(
         "app_credential_prefix",
         default="magnum-capi-rdma-",

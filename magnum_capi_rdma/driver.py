@@ -23,6 +23,7 @@ objects into Magnum state with :func:`magnum_capi_rdma.status.reconcile`.
 
 import datetime
 import re
+import threading
 
 from magnum.common import context as magnum_context
 from magnum.common import exception as magnum_exception
@@ -57,6 +58,17 @@ PROJECT_LABEL = "magnum.openstack.org/project-id"
 OP_ANNOTATION = "capi-rdma.magnum.openstack.org/operation"
 OP_STARTED_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-started"
 OP_TIMEOUT_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-timeout"
+OWNERS_ANNOTATION = "capi-rdma.magnum.openstack.org/app-credential-owner"
+
+
+def credential_owners(secret_metadata):
+    """User ids whose application credentials back the cluster."""
+    annotations = (secret_metadata or {}).get("annotations") or {}
+    return {u for u in (annotations.get(OWNERS_ANNOTATION) or "").split(",")
+            if u}
+
+
+_SHARED_LOCK = threading.RLock()
 
 
 class InvalidClusterLabels(magnum_exception.InvalidParameterValue):
@@ -148,7 +160,8 @@ def describe(cluster, template=None, node_groups=None, exclude=()):
     template = template or current
     node_groups = list(cluster.nodegroups if node_groups is None
                        else node_groups)
-    cluster_labels = dict(_field(cluster, "labels") or {})
+    stored_labels = dict(_field(cluster, "labels") or {})
+    cluster_labels = dict(stored_labels)
     if template is not current and template.uuid != current.uuid:
         cluster_labels = labels_after_template_change(
             cluster_labels, current.labels, template.labels)
@@ -164,6 +177,9 @@ def describe(cluster, template=None, node_groups=None, exclude=()):
     for ng in node_groups:
         if ng.uuid in exclude or ng.name in exclude:
             continue
+        if (ng.status or "").startswith("DELETE"):
+            # Being deleted: another operation must not bring it back.
+            continue
         if ng.is_default:
             # The default groups come from the cluster's own fields; their
             # counts live on the rows (resize changes the row).
@@ -175,15 +191,15 @@ def describe(cluster, template=None, node_groups=None, exclude=()):
         # Magnum copies the cluster's labels onto a new node group; only the
         # ones that differ are the node group's own choice.
         own = {k: v for k, v in (_field(ng, "labels") or {}).items()
-               if cluster_labels.get(k) != v}
+               if cluster_labels.get(k) != v and stored_labels.get(k) != v}
         # Magnum's own node_labels / node_taints fields feed the same labels
         # unless the node group's labels already set them.
         if _field(ng, "node_labels") and "node_labels" not in own:
             own["node_labels"] = dict(ng.node_labels)
         if _field(ng, "node_taints") and "node_taints" not in own:
             own["node_taints"] = ",".join(
-                "%s=%s:%s" % (t.get("key", ""), t.get("value", ""),
-                              t.get("effect", "NoSchedule"))
+                "%s=%s:%s" % (t.get("key") or "", t.get("value") or "",
+                              t.get("effect") or "NoSchedule")
                 for t in ng.node_taints)
         desc["node_groups"].append({
             "name": ng.name,
@@ -251,24 +267,28 @@ class Driver(magnum_driver.Driver):
     # Adapters are shared by every Driver instance of the process: Magnum
     # makes a new driver object per call, while a Helm loop thread, a
     # Kubernetes client and the status snapshot are process-wide.
+    def _shared_adapter(self, key, factory):
+        with _SHARED_LOCK:
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]
+
     @property
     def _kube(self):
-        if "kube" not in self._shared:
-            self._shared["kube"] = kube_adapter.Kube.from_config(CONF)
-        return self._shared["kube"]
+        return self._shared_adapter(
+            "kube", lambda: kube_adapter.Kube.from_config(CONF))
 
     @property
     def _helm(self):
-        if "helm" not in self._shared:
-            self._shared["helm"] = helm_adapter.Helm.from_config(CONF)
-        return self._shared["helm"]
+        return self._shared_adapter(
+            "helm", lambda: helm_adapter.Helm.from_config(CONF))
 
     @property
     def _observer(self):
-        if "observer" not in self._shared:
-            self._shared["observer"] = observer_mod.Observer(
-                self._kube, max_age=CONF.capi_rdma.status_max_staleness)
-        return self._shared["observer"]
+        kube = self._kube
+        return self._shared_adapter(
+            "observer", lambda: observer_mod.Observer(
+                kube, max_age=CONF.capi_rdma.status_max_staleness))
 
     @classmethod
     def reset_shared(cls):
@@ -288,11 +308,13 @@ class Driver(magnum_driver.Driver):
                             rotate=False):
         """The clouds.yaml + CA Secret backed by a restricted app cred."""
         name = credentials_secret_name(release)
-        if not rotate and self._kube.get_secret(namespace, name):
+        existing = self._kube.get_secret_metadata(namespace, name)
+        if existing and not rotate:
             return
         keystone = self.keystone_factory(context)
         cred = keystone.create_app_credential(
-            cluster.uuid, context.user_id, cluster.project_id)
+            cluster.uuid, context.user_id, cluster.project_id,
+            roles=CONF.capi_rdma.app_credential_roles or None)
         clouds = keystone_adapter.clouds_yaml(
             auth_url=keystone.auth_url,
             region=keystone.region,
@@ -306,14 +328,18 @@ class Driver(magnum_driver.Driver):
         if CONF.capi_rdma.ca_file:
             with open(CONF.capi_rdma.ca_file) as f:
                 cacert = f.read()
+        previous = credential_owners(existing) | {context.user_id}
         self._kube.apply_secret(
             namespace, name,
             keystone_adapter.cloud_credentials_secret(clouds, cacert),
-            labels=self._labels(cluster))
-        # Whatever an earlier, interrupted attempt (or the rotation being
-        # done) left behind goes now that the new credential is in place.
-        keystone.delete_app_credentials(cluster.uuid, context.user_id,
-                                        keep=cred["id"])
+            labels=self._labels(cluster),
+            annotations={OWNERS_ANNOTATION: context.user_id})
+        # Whatever an earlier, interrupted attempt or the credential being
+        # rotated left behind goes now that the new one is in place, also
+        # when another user of the project made it.
+        for owner in sorted(previous):
+            keystone.delete_app_credentials(cluster.uuid, owner,
+                                            keep=cred["id"])
 
     def _record_operation(self, cluster, release, namespace, operation,
                           timeout_minutes):
@@ -348,6 +374,12 @@ class Driver(magnum_driver.Driver):
             raise ClusterOperationFailed(reason=str(exc))
         finally:
             self._observer.invalidate()
+        in_progress = "%s_IN_PROGRESS" % operation
+        if operation != "CREATE" and cluster.status != in_progress:
+            # A status pass that ran while Helm worked saw the old, ready
+            # objects and may have declared the update complete.
+            cluster.status = in_progress
+            cluster.save()
 
     # -- lifecycle --
 
@@ -367,6 +399,15 @@ class Driver(magnum_driver.Driver):
     def resize_cluster(self, context, cluster, resize_manager, node_count,
                        nodes_to_remove, nodegroup=None):
         spec = build_spec(cluster)
+        if nodegroup is not None and nodegroup.role != "master":
+            group = spec.node_group(group_name(nodegroup))
+            if group.autoscale:
+                raise InvalidClusterLabels(
+                    err="Node group %s is sized by the cluster autoscaler "
+                    "(between %s and %s nodes); change its "
+                    "min_node_count/max_node_count instead of resizing it"
+                    % (nodegroup.name, group.min_node_count,
+                       group.max_node_count))
         if nodes_to_remove:
             self._mark_for_removal(cluster, nodegroup, nodes_to_remove)
         self._converge(context, cluster, spec, "UPDATE",
@@ -400,40 +441,55 @@ class Driver(magnum_driver.Driver):
     def upgrade_cluster(self, context, cluster, cluster_template,
                         max_batch_size, nodegroup, scale_manager=None,
                         rollback=False):
+        old_template = cluster.cluster_template
         new_spec = build_spec(cluster, template=cluster_template)
-        current = (nodegroup.version if nodegroup is not None and
-                   _field(nodegroup, "version") else cluster.coe_version)
+        ng_scoped = nodegroup is not None and not nodegroup.is_default
+        current = (_field(nodegroup, "version") if ng_scoped else None) \
+            or cluster.coe_version
+        new_image = cluster_template.image_id
         problem = versions.upgrade_problem(current, new_spec.kube_version)
-        if problem:
-            raise magnum_exception.NotSupported(operation=problem)
-        ng_scoped = (nodegroup is not None and not nodegroup.is_default)
-        if ng_scoped and versions.parse(cluster.coe_version) and (
+        if problem and versions.parse(current) == versions.parse(
+                new_spec.kube_version) and new_image != old_template.image_id:
+            problem = None  # same Kubernetes, new machine image
+        if not problem and ng_scoped and versions.parse(
+                cluster.coe_version) and (
                 versions.parse(new_spec.kube_version) >
                 versions.parse(cluster.coe_version)):
-            raise magnum_exception.NotSupported(
-                operation="Upgrading node group %s to v%s, newer than the "
-                "control plane (%s); upgrade the cluster first," % (
-                    nodegroup.name, new_spec.kube_version,
-                    cluster.coe_version))
+            problem = ("Upgrading node group %s to v%s, newer than the "
+                       "control plane (%s); upgrade the cluster first," % (
+                           nodegroup.name, new_spec.kube_version,
+                           cluster.coe_version))
+        if problem:
+            raise magnum_exception.NotSupported(operation=problem)
+
+        # Change the rows in memory, converge, and only then save them: a
+        # failed upgrade leaves Magnum's records as they were, so it can be
+        # retried.
+        version = "v" + new_spec.kube_version
+        groups = list(cluster.nodegroups)
+        targets = [ng for ng in groups
+                   if not ng_scoped or ng.uuid == nodegroup.uuid]
+        for ng in targets:
+            # The new version needs the new template's image, whatever
+            # image the group ran before.
+            ng.version = version
+            ng.image_id = new_image
+            if not ng.is_default and not ng_scoped:
+                ng.labels = labels_after_template_change(
+                    ng.labels, old_template.labels, cluster_template.labels)
         if ng_scoped:
-            nodegroup.version = "v" + new_spec.kube_version
-            nodegroup.image_id = cluster_template.image_id
-            nodegroup.save()
-            spec = build_spec(cluster)
+            spec = build_spec(cluster, node_groups=groups)
         else:
             cluster.labels = labels_after_template_change(
-                cluster.labels, cluster.cluster_template.labels,
-                cluster_template.labels)
+                cluster.labels, old_template.labels, cluster_template.labels)
             cluster.cluster_template_id = cluster_template.uuid
-            # A cluster upgrade moves every node group to the new version.
-            for ng in cluster.nodegroups:
-                ng.version = "v" + new_spec.kube_version
-                ng.image_id = cluster_template.image_id
-                ng.save()
-            cluster.save()
-            spec = new_spec
+            spec = build_spec(cluster, template=cluster_template,
+                              node_groups=groups)
         self._converge(context, cluster, spec, "UPDATE",
                        CONF.capi_rdma.update_timeout)
+        for ng in targets:
+            ng.save()
+        cluster.save()
 
     def create_nodegroup(self, context, cluster, nodegroup):
         spec = build_spec(cluster)
@@ -441,7 +497,11 @@ class Driver(magnum_driver.Driver):
                        CONF.capi_rdma.update_timeout)
 
     def update_nodegroup(self, context, cluster, nodegroup):
-        spec = build_spec(cluster)
+        # Magnum saves the updated row only after the driver returns: use
+        # the object it handed over, not the database's copy.
+        groups = [nodegroup if ng.uuid == nodegroup.uuid else ng
+                  for ng in cluster.nodegroups]
+        spec = build_spec(cluster, node_groups=groups)
         self._converge(context, cluster, spec, "UPDATE",
                        CONF.capi_rdma.update_timeout)
 
@@ -456,8 +516,8 @@ class Driver(magnum_driver.Driver):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
         try:
-            if self._kube.get_secret(namespace,
-                                     credentials_secret_name(release)):
+            if self._kube.get_secret_metadata(
+                    namespace, credentials_secret_name(release)):
                 self._record_operation(cluster, release, namespace, "DELETE",
                                        CONF.capi_rdma.delete_timeout)
             self._helm.uninstall(release, namespace)
@@ -465,7 +525,6 @@ class Driver(magnum_driver.Driver):
             raise ClusterOperationFailed(reason=str(exc))
         finally:
             self._observer.invalidate()
-        cluster.status_reason = "Deleting the cluster's machines"
 
     def rotate_credential(self, context, cluster):
         release = release_for(cluster)
@@ -544,7 +603,12 @@ class Driver(magnum_driver.Driver):
         result = st.reconcile(observed, view, timeutils.utcnow(True))
         if result.status == fields.ClusterStatus.DELETE_COMPLETE:
             pending = self._cleanup_after_delete(cluster, release, namespace)
-            if pending:
+            if pending and st.timed_out(view, timeutils.utcnow(True)):
+                result = st.StatusResult(
+                    status=fields.ClusterStatus.DELETE_FAILED,
+                    reason="Timed out after %d minutes. %s" % (
+                        view.timeout_minutes, pending))
+            elif pending:
                 result = st.StatusResult(
                     status=fields.ClusterStatus.DELETE_IN_PROGRESS,
                     reason=pending)
@@ -552,9 +616,13 @@ class Driver(magnum_driver.Driver):
 
     def _cleanup_after_delete(self, cluster, release, namespace):
         """Remove what outlives the release; return what is still pending."""
+        owners = {cluster.user_id}
         try:
+            owners |= credential_owners(self._kube.get_secret_metadata(
+                namespace, credentials_secret_name(release)))
             keystone = self.keystone_factory(None)
-            keystone.delete_app_credentials(cluster.uuid, cluster.user_id)
+            for owner in sorted(owners):
+                keystone.delete_app_credentials(cluster.uuid, owner)
         except Exception as exc:
             return ("Cluster deleted; waiting for Keystone to remove the "
                     "application credential: %s" % _short(exc))

@@ -348,7 +348,8 @@ def _operation(status):
         else None
 
 
-def _timed_out(view, now):
+def timed_out(view, now):
+    """The in-progress operation has outlived its timeout."""
     if view.operation_started is None or not view.timeout_minutes:
         return False
     elapsed = now - view.operation_started
@@ -502,7 +503,7 @@ def _creating_or_updating(observed, view, now, operation):
     if deleting:
         progress += "; " + ", ".join("%s %s" % (c.name, c.progress)
                                      for c in deleting)
-    if _timed_out(view, now):
+    if timed_out(view, now):
         waiting = ", ".join(
             "%s (%s)" % (c.name, c.progress) for c in pending)
         reason = "Timed out after %d minutes waiting for %s" % (
@@ -564,7 +565,7 @@ def _deleting(observed, view, now):
         waiting = "%d machine(s) remaining" % len(observed.machines)
     else:
         waiting = "waiting for the cluster to start deleting"
-    if _timed_out(view, now):
+    if timed_out(view, now):
         return StatusResult(
             status=DELETE_FAILED,
             reason="Timed out after %d minutes: %s" % (view.timeout_minutes,

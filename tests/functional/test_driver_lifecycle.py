@@ -68,13 +68,15 @@ class InMemoryKeystone(object):
     def create_app_credential(self, cluster_uuid, user_id, project_id,
                               roles=None, expires_at=None):
         cred = {"id": uuid.uuid4().hex, "secret": uuid.uuid4().hex,
-                "name": "magnum-capi-rdma-%s" % cluster_uuid}
+                "name": "magnum-capi-rdma-%s" % cluster_uuid,
+                "user_id": user_id}
         self.credentials.setdefault(cluster_uuid, []).append(cred)
         return cred
 
     def delete_app_credentials(self, cluster_uuid, user_id, keep=None):
         creds = self.credentials.get(cluster_uuid, [])
-        kept = [c for c in creds if c["id"] == keep]
+        kept = [c for c in creds
+                if c["id"] == keep or c["user_id"] != user_id]
         self.credentials[cluster_uuid] = kept
         return len(creds) - len(kept)
 
@@ -257,12 +259,12 @@ class TestLifecycle(LifecycleBase):
         assert victim["metadata"]["name"] not in names
         assert len(names) == 2
 
-        # add an RDMA-off node group, then remove it
+        # add an RDMA-off node group
         ng = obj_utils.create_test_nodegroup(
             self.context, cluster_id=cluster.uuid, uuid=str(uuid.uuid4()),
             name="plain", node_count=1, role="worker", is_default=False,
             labels=dict(cluster.labels, rdma_mode="none"),
-            project_id=cluster.project_id,
+            project_id=cluster.project_id, version=None,
             status=fields.ClusterStatus.CREATE_IN_PROGRESS)
         cluster.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
         cluster.save()
@@ -272,16 +274,22 @@ class TestLifecycle(LifecycleBase):
         assert len(self.machines(cluster, "plain")) == 1
         ng = objects.NodeGroup.get(self.context, cluster.uuid, ng.uuid)
         assert ng.status == fields.ClusterStatus.CREATE_COMPLETE
+
+        # update it as Magnum's conductor does: the driver gets the changed
+        # object, which Magnum saves only after the driver returns
         cluster.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
         cluster.save()
-        self.driver.delete_nodegroup(self.context, cluster, ng)
+        ng.node_count = 2
+        ng.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
+        self.driver.update_nodegroup(self.context, cluster, ng)
+        ng.save()
         cluster = self.wait_status(cluster,
                                    fields.ClusterStatus.UPDATE_COMPLETE)
-        assert self.machines(cluster, "plain") == []
-        assert "plain" not in [n.name for n in objects.NodeGroup.list(
-            self.context, cluster.uuid)]
+        assert len(self.machines(cluster, "plain")) == 2
 
-        # upgrade one minor version; a skipped minor is refused
+        # upgrade one minor version with the extra group present, as
+        # Magnum calls it (the default worker group); a skipped minor is
+        # refused and leaves everything as it was
         new_template = obj_utils.create_test_cluster_template(
             self.context, id=33, uuid=str(uuid.uuid4()), name="t2",
             project_id=self.context.project_id,
@@ -292,25 +300,51 @@ class TestLifecycle(LifecycleBase):
             project_id=self.context.project_id,
             labels=dict(RDMA_LABELS, kube_tag="v1.36.0"),
             image_id="ubuntu-2404-k136")
+        default_worker = [n for n in cluster.nodegroups
+                          if n.is_default and n.role != "master"][0]
         with pytest.raises(Exception) as info:
             self.driver.upgrade_cluster(self.context, cluster, bad_template,
-                                        1, None)
+                                        1, default_worker)
         assert "Skipping minor versions" in str(info.value)
         cluster.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
         cluster.save()
         self.driver.upgrade_cluster(self.context, cluster, new_template, 1,
-                                    None)
+                                    default_worker)
         cluster = self.wait_status(cluster,
                                    fields.ClusterStatus.UPDATE_COMPLETE)
         assert cluster.coe_version == "v1.34.2"
-        for machine in self.machines(cluster):
+        assert cluster.cluster_template_id == new_template.uuid
+        assert cluster.labels["kube_tag"] == "v1.34.2"
+        machines = self.machines(cluster)
+        assert len(machines) == 5  # 1 control plane, 2 default, 2 plain
+        for machine in machines:
             assert machine["spec"]["version"] == "v1.34.2"
+        for row in objects.NodeGroup.list(self.context, cluster.uuid):
+            assert row.version == "v1.34.2"
+            assert row.image_id == "ubuntu-2404-k134"
 
-        # credential rotation replaces the app credential
+        # remove the extra group
+        ng = objects.NodeGroup.get(self.context, cluster.uuid, ng.uuid)
+        cluster.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
+        cluster.save()
+        self.driver.delete_nodegroup(self.context, cluster, ng)
+        cluster = self.wait_status(cluster,
+                                   fields.ClusterStatus.UPDATE_COMPLETE)
+        assert self.machines(cluster, "plain") == []
+        assert "plain" not in [n.name for n in objects.NodeGroup.list(
+            self.context, cluster.uuid)]
+
+        # credential rotation by another member of the project replaces
+        # the owner's credential too
         old = list(InMemoryKeystone.credentials[cluster.uuid])
-        self.driver.rotate_credential(self.context, cluster)
+        assert [c["user_id"] for c in old] == [self.context.user_id]
+        other = self.context.to_dict()
+        other["user_id"] = "another-member"
+        other_ctx = type(self.context).from_dict(other)
+        self.driver.rotate_credential(other_ctx, cluster)
         new = InMemoryKeystone.credentials[cluster.uuid]
-        assert len(new) == 1 and new[0]["id"] != old[0]["id"]
+        assert [c["user_id"] for c in new] == ["another-member"]
+        assert new[0]["id"] != old[0]["id"]
         creds = self.kube.get_secret(
             ns, capi_driver.credentials_secret_name(cluster.stack_id))
         assert new[0]["id"] in creds["clouds.yaml"]
