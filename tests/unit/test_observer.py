@@ -153,3 +153,40 @@ def test_a_snapshot_slower_to_list_than_the_bound_still_serves_the_pass():
     clock[0] += 6.0
     obs.observed("ns", "r0")
     assert kube.calls.count("cluster") == 2
+
+
+def test_deleted_objects_are_gone_from_the_next_snapshot():
+    clock = [0.0]
+    kube = CountingKube({"cluster": [obj("r1", "ns", "r1")]})
+    obs = observer.Observer(kube, max_age=5, clock=lambda: clock[0])
+    assert obs.observed("ns", "r1").cluster is not None
+    kube.objects["cluster"] = []
+    clock[0] = 5.5
+    assert obs.observed("ns", "r1").cluster is None
+
+
+def test_a_failed_list_never_serves_the_stale_snapshot():
+    clock = [0.0]
+
+    class FlakyKube(CountingKube):
+        fail = False
+
+        def list_all(self, kind, label_selector=None):
+            if self.fail:
+                raise RuntimeError("apiserver unreachable")
+            return super().list_all(kind, label_selector)
+
+    kube = FlakyKube({"cluster": [obj("r1", "ns", "r1")]})
+    obs = observer.Observer(kube, max_age=5, clock=lambda: clock[0])
+    obs.observed("ns", "r1")
+    kube.fail = True
+    clock[0] = 6.0
+    for _ in range(2):
+        try:
+            obs.observed("ns", "r1")
+        except RuntimeError as exc:
+            assert "unreachable" in str(exc)
+        else:
+            raise AssertionError("a stale snapshot was served")
+    kube.fail = False
+    assert obs.observed("ns", "r1").cluster is not None
