@@ -22,6 +22,7 @@ apiserver); the pure path gets thousands in tests/unit/test_properties.
 
 import json
 import os
+import uuid
 
 from hypothesis import given
 from hypothesis import HealthCheck
@@ -40,7 +41,7 @@ EXAMPLES = int(os.environ.get("MAGNUM_CAPI_RDMA_FUNCTIONAL_EXAMPLES", "25"))
 
 # Labels with a value no parser accepts, so every example is invalid.
 BROKEN = {
-    "rdma_mode": st.sampled_from(["infiniband", "roce", "MACVLAN"]),
+    "rdma_mode": st.sampled_from(["infiniband", "roce", "mac vlan"]),
     "rdma_mtu": st.sampled_from(["huge", "-1", "99999999"]),
     "kube_tag": st.sampled_from(["latest", "v1", "{{ .Values.x }}"]),
     "gpu_operator_enabled": st.sampled_from(["maybe", "2"]),
@@ -70,6 +71,9 @@ class TestInvalidInputCreatesNothing(lifecycle.LifecycleBase):
     def _check_one(self, example):
         name, labels = example
         TestInvalidInputCreatesNothing.tried += 1
+        # A project of its own: one example's leftovers cannot hide
+        # another's.
+        self.context.project_id = "p" + uuid.uuid4().hex[:12]
         cluster = self.make_cluster(labels=labels, name="bad")
         with pytest.raises(capi_driver.InvalidClusterLabels) as info:
             self.driver.create_cluster(self.context, cluster, 30)
