@@ -707,11 +707,33 @@ class Monitor(monitors.MonitorBase):
                         ng.node_count for ng in cluster.nodegroups
                         if group_name(ng) in spec.rdma_node_group_names))
             status, reason = health.evaluate(observed, release, ngs, rdma)
+            self._sync_node_counts(observed, release, ngs)
         except Exception as exc:
             status, reason = health.UNKNOWN, {
                 "management cluster": "unreachable: %s" % _short(exc)}
         self.data["health_status"] = status
         self.data["health_status_reason"] = reason
+
+    def _sync_node_counts(self, observed, release, ngs):
+        """Node counts the cluster autoscaler chose flow back to Magnum.
+
+        Status sync only runs for clusters in progress; the health poll
+        runs for every cluster, so it carries the autoscaler's changes.
+        """
+        if not (self.cluster.status or "").endswith("_COMPLETE"):
+            return
+        view = st.MagnumView(release=release, status=self.cluster.status,
+                             node_groups=ngs)
+        counts = st.reconcile(observed, view, None).node_groups
+        for ng in self.cluster.nodegroups:
+            result = counts.get(group_name(ng))
+            if (ng.role != "master" and result is not None and
+                    result.node_count != ng.node_count):
+                LOG.info("Node group %s of cluster %s: %d nodes (was %d)",
+                         ng.name, self.cluster.uuid, result.node_count,
+                         ng.node_count)
+                ng.node_count = result.node_count
+                ng.save()
 
 
 def select_machines(machines, nodes_to_remove):

@@ -18,6 +18,7 @@ API writes (``<release>-kubeconfig``, key ``value``). Two reads, both short:
 the NicClusterPolicy's state and the nodes' allocatable RDMA resource.
 """
 
+import os
 import tempfile
 
 import kubernetes
@@ -31,13 +32,20 @@ CONF = cfg.CONF
 NIC_CLUSTER_POLICY = "nic-cluster-policy"
 
 
-def _client_for(kubeconfig_text):
+def _client_for(kubeconfig_text, private_dir):
+    """An ApiClient whose key and certificate files live in private_dir.
+
+    The kubernetes client writes inline keys to files; keeping them in a
+    private temporary folder that the caller removes means no workload
+    cluster key outlives the health check.
+    """
     config = kubernetes.client.Configuration()
-    with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig") as f:
+    path = os.path.join(private_dir, "kubeconfig")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
         f.write(kubeconfig_text)
-        f.flush()
-        kubernetes.config.load_kube_config(
-            config_file=f.name, client_configuration=config)
+    kubernetes.config.load_kube_config(
+        config_file=path, client_configuration=config,
+        temp_file_path=private_dir)
     config.retries = 0
     return kubernetes.client.ApiClient(config)
 
@@ -50,13 +58,18 @@ def rdma_observation(kube, namespace, release, spec, expected_nodes):
         return health.RdmaObservation(
             resource_name=resource, nodes_expected=expected_nodes,
             error="workload cluster kubeconfig not available yet")
-    try:
-        yaml.safe_load(secret["value"])
-        api_client = _client_for(secret["value"])
-    except Exception:
-        return health.RdmaObservation(
-            resource_name=resource, nodes_expected=expected_nodes,
-            error="workload cluster kubeconfig is not valid")
+    with tempfile.TemporaryDirectory(prefix="capi-rdma-") as private_dir:
+        try:
+            yaml.safe_load(secret["value"])
+            api_client = _client_for(secret["value"], private_dir)
+        except Exception:
+            return health.RdmaObservation(
+                resource_name=resource, nodes_expected=expected_nodes,
+                error="workload cluster kubeconfig is not valid")
+        return _observe(api_client, resource, expected_nodes)
+
+
+def _observe(api_client, resource, expected_nodes):
     timeout = CONF.capi_rdma.workload_api_timeout
     group, version = CONF.capi_rdma.nic_cluster_policy_api_version.split(
         "/", 1)

@@ -71,6 +71,8 @@ def _load(path):
             return yaml.safe_load(handle), None
     except OSError as exc:
         return None, "cannot read %s: %s" % (path, exc.strerror or exc)
+    except UnicodeDecodeError as exc:
+        return None, "%s is not UTF-8 text (byte %d)" % (path, exc.start)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (" (line %d, column %d)" % (mark.line + 1, mark.column + 1)

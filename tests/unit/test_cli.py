@@ -177,3 +177,13 @@ def test_hostile_label_value_refused(tmp_path, value):
                          "--manifests")
     assert code == 1 and out == ""
     assert "rdma_network" in err.splitlines()[0]
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"cluster:\n  name: caf\xe9\n")
+    code, out, err = run("render", str(path))
+    assert code == 2
+    assert out == ""
+    assert err.strip().endswith("is not UTF-8 text (byte 21)")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
