@@ -185,5 +185,5 @@ def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path):
     code, out, err = run("render", str(path))
     assert code == 2
     assert out == ""
-    assert err.strip().endswith("is not UTF-8 text (byte 21)")
+    assert err.strip().endswith("is not UTF-8 text (byte 20)")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
