@@ -67,6 +67,7 @@ TRANSIENT_PATTERNS = (
 #: What helm says when a release is locked by a pending operation.
 BUSY = "another operation (install/upgrade/rollback) is in progress"
 MAX_MESSAGE = 400
+UNREACHABLE = "Kubernetes cluster unreachable"
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 15.0
 
@@ -101,6 +102,10 @@ def meaningful_line(stderr):
     chosen = errors[-1] if errors else (lines[-1] if lines else "")
     if chosen.startswith("Error:"):
         chosen = chosen[len("Error:"):].strip()
+    # helm's "Kubernetes cluster" is the management cluster (the operator
+    # would otherwise wonder whether the workload cluster is meant).
+    if chosen.startswith(UNREACHABLE):
+        chosen = "management cluster unreachable" + chosen[len(UNREACHABLE):]
     # A schema failure lists the offending fields on the following lines.
     if errors and "schema" in chosen.lower():
         index = lines.index(errors[-1])
