@@ -1,0 +1,107 @@
+# Copyright 2026 The magnum-capi-rdma Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Unit tests of the driver's pure helpers."""
+
+import types
+
+import pytest
+
+from magnum_capi_rdma import driver
+
+
+def ng(name, role="worker", is_default=False, **kw):
+    fields = dict(uuid="u-" + name, name=name, role=role,
+                  is_default=is_default, node_count=1, labels={},
+                  status="CREATE_COMPLETE", flavor_id=None, image_id=None,
+                  min_node_count=None, max_node_count=None, version=None,
+                  node_labels=None, node_taints=None)
+    fields.update(kw)
+    return types.SimpleNamespace(**fields)
+
+
+def cluster(groups, labels=None, template_labels=None):
+    template = types.SimpleNamespace(uuid="t1", labels=template_labels or {},
+                                     image_id="img")
+    return types.SimpleNamespace(
+        uuid="6f1c1a7e-0000-4000-8000-000000000001", name="My Cluster!",
+        project_id="p1", labels=labels or {}, cluster_template=template,
+        nodegroups=groups, master_count=1, node_count=1)
+
+
+def test_release_name_is_dns_safe_unique_and_short():
+    c = cluster([])
+    name = driver.new_release_name(c)
+    assert name == "my-cluster-6f1c1a7e00"
+    c.name = "9" * 80
+    assert driver.new_release_name(c).startswith("c-9")
+    assert len(driver.new_release_name(c)) <= 31
+
+
+def test_labels_follow_the_new_template_but_keep_own_choices():
+    old = {"kube_tag": "v1.33.1", "monitoring_enabled": "false",
+           "rdma_mode": "macvlan"}
+    new = {"kube_tag": "v1.34.2", "monitoring_enabled": "true",
+           "rdma_mode": "macvlan", "logging_enabled": "true"}
+    mine = dict(old, rdma_mode="none", kube_tag="v1.33.1")
+    out = driver.labels_after_template_change(mine, old, new)
+    assert out == {"kube_tag": "v1.34.2", "monitoring_enabled": "true",
+                   "rdma_mode": "none", "logging_enabled": "true"}
+
+
+def test_describe_skips_groups_being_deleted_and_keeps_own_labels():
+    groups = [ng("default-master", "master", True, node_count=3),
+              ng("default-worker", is_default=True, node_count=4),
+              ng("gpu", labels={"rdma_mode": "macvlan", "kube_tag": "x"}),
+              ng("old", status="DELETE_IN_PROGRESS")]
+    c = cluster(groups, labels={"kube_tag": "x", "rdma_mode": "none"})
+    desc = driver.describe(c)
+    assert desc["cluster"]["master_count"] == 3
+    assert desc["cluster"]["node_count"] == 4
+    assert [g["name"] for g in desc["node_groups"]] == ["gpu"]
+    # kube_tag is a copy of the cluster's: not the group's own choice
+    assert desc["node_groups"][0]["labels"] == {"rdma_mode": "macvlan"}
+
+
+def test_describe_turns_magnum_node_labels_and_taints_into_labels():
+    groups = [ng("gpu", node_labels={"a": "b"},
+                 node_taints=[{"key": "k", "value": None,
+                               "effect": "NoSchedule"}])]
+    desc = driver.describe(cluster(groups))
+    labels = desc["node_groups"][0]["labels"]
+    assert labels == {"node_labels": {"a": "b"},
+                      "node_taints": "k=:NoSchedule"}
+
+
+def test_group_name_of_default_rows():
+    assert driver.group_name(ng("whatever", is_default=True)) == \
+        "default-worker"
+    assert driver.group_name(ng("x", "master", True)) == "default-master"
+    assert driver.group_name(ng("gpu")) == "gpu"
+
+
+@pytest.mark.parametrize("wanted", ["0b1c", "node-a", "m-a"])
+def test_select_machines_by_server_uuid_node_or_machine_name(wanted):
+    machines = [{"metadata": {"name": "m-a"},
+                 "spec": {"providerID": "openstack:///0b1c"},
+                 "status": {"nodeRef": {"name": "node-a"}}},
+                {"metadata": {"name": "m-b"}, "spec": {}, "status": {}}]
+    chosen, missing = driver.select_machines(machines, [wanted, "nope"])
+    assert [m["metadata"]["name"] for m in chosen] == ["m-a"]
+    assert missing == ["nope"]
+
+
+def test_credential_owners():
+    assert driver.credential_owners(None) == set()
+    meta = {"annotations": {driver.OWNERS_ANNOTATION: "u1,u2"}}
+    assert driver.credential_owners(meta) == {"u1", "u2"}
