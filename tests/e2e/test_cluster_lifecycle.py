@@ -175,8 +175,11 @@ def wait_for(stack, cluster, wanted, project="demo",
              timeout=STEP_TIMEOUT):
     """Poll until the cluster's status is WANTED (None: gone).
 
-    Fails at once on a *_FAILED status that was not wanted.
+    Fails at once on a *_FAILED status that was not wanted; while
+    waiting for a delete only DELETE_FAILED counts (right after the
+    delete call, a failed create still shows CREATE_FAILED).
     """
+    failed = ("DELETE_FAILED",) if wanted is None else ("_FAILED",)
     deadline = time.monotonic() + timeout
     shown = None
     while time.monotonic() < deadline:
@@ -184,7 +187,7 @@ def wait_for(stack, cluster, wanted, project="demo",
         status = shown and shown["status"]
         if status == wanted:
             return shown
-        if status and status.endswith("_FAILED"):
+        if status and status.endswith(failed):
             raise AssertionError("cluster %s is %s: %s" % (
                 cluster, status, shown.get("status_reason")))
         time.sleep(3)
@@ -270,6 +273,12 @@ def test_bad_label_fails_the_create_and_names_the_label(
         assert mgmt.secrets_of(shown["uuid"]) == []
         assert app_creds_of(openstack_stack, user_ids["demo"],
                             shown["uuid"]) == set()
+        listed = openstack_stack.cli("coe", "cluster", "list",
+                                     project="demo")
+        if [c["uuid"] for c in listed] == [shown["uuid"]]:
+            # no other cluster of the project: not even its namespace
+            assert "magnum-%s" % shown["project_id"] not in (
+                mgmt.namespace_names())
     finally:
         delete_quietly(openstack_stack, name, "demo")
     assert show(openstack_stack, name, "demo") is None
