@@ -24,6 +24,7 @@ Imports nothing from either driver: it runs in both virtualenvs.
 
 import datetime
 import json
+import sys
 
 
 class FakeTemplate(object):
@@ -133,3 +134,22 @@ def summary(clusters, health):
     for value in health:
         out["health"][value] = out["health"].get(value, 0) + 1
     return out
+
+
+def wait_for_go():
+    """Tell run.py the warm-up is done; wait until it has read /metrics."""
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("run.py did not say go")
+
+
+def run_pass(driver, clusters):
+    """update_cluster_status then poll_health_status for every cluster."""
+    health = []
+    for cluster in clusters:
+        driver.update_cluster_status(None, cluster)
+        monitor = driver.get_monitor(None, cluster)
+        monitor.poll_health_status()
+        health.append(monitor.data.get("health_status"))
+    return health

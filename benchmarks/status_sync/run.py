@@ -364,15 +364,22 @@ def median_pass(samples):
 
 
 def run_pass(api, python, script, kubeconfig, clusters_file, extra=()):
-    before = api.metrics()
-    proc = subprocess.run(
+    """One measured pass in a fresh process, after its warm-up pass."""
+    proc = subprocess.Popen(
         [python, os.path.join(HERE, script), kubeconfig, clusters_file] +
-        list(extra), capture_output=True, text=True, cwd=HERE,
+        list(extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=HERE,
         env=pass_environment())
+    ready = proc.stdout.readline().strip()
+    before = api.metrics()
+    if ready == "ready":
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    out, err = proc.communicate()
     after = api.metrics()
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed:\n%s" % (script, proc.stderr[-3000:]))
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0 or ready != "ready":
+        raise RuntimeError("%s failed:\n%s" % (script, err[-3000:]))
+    result = json.loads(out.strip().splitlines()[-1])
     result["requests"] = request_delta(before, after)
     result["requests_total"] = sum(result["requests"].values())
     return result
@@ -457,10 +464,11 @@ def format_results(report):
             "N=%d in %.0fs" % (row["n"], row["create_s"])
             for row in report["rows"])))
     lines.append("our snapshot: %s" % ", ".join(
-        "N=%d %d objects ~%.1f MiB, %d snapshot(s)" % (
+        "N=%d %d objects ~%.1f MiB, %d snapshot(s) in the pass" % (
             row["n"], row["ours"]["observer"]["objects"],
             row["ours"]["observer"]["approx_bytes"] / 1048576.0,
-            row["ours"]["observer"]["snapshots"])
+            row["ours"]["observer"].get(
+                "snapshots_in_pass", row["ours"]["observer"]["snapshots"]))
         for row in report["rows"]))
     return "\n".join(lines) + "\n"
 
