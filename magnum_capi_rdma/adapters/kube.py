@@ -21,6 +21,7 @@ naming the object. Secret data is never logged.
 
 import base64
 import logging
+import time
 
 from oslo_config import cfg
 import yaml
@@ -262,15 +263,34 @@ class Kube(object):
         return True
 
     # -- namespaces -----------------------------------------------------------
-    def ensure_namespace(self, name, labels=None):
-        """Create the namespace if needed; add missing labels."""
+    def _read_namespace(self, name):
         try:
-            current = self._call("read", "namespace", None, name,
-                                 self.core.read_namespace, name)
+            return self._call("read", "namespace", None, name,
+                              self.core.read_namespace, name)
         except KubeError as exc:
             if exc.status != 404:
                 raise
-            current = None
+            return None
+
+    def ensure_namespace(self, name, labels=None, terminating_wait=60.0,
+                         interval=1.0, clock=time.monotonic,
+                         sleep=time.sleep):
+        """Create the namespace if needed; add missing labels.
+
+        A namespace still being deleted (the project's previous last
+        cluster went moments ago) is waited for, up to ``terminating_wait``
+        seconds, rather than failing the new cluster.
+        """
+        current = self._read_namespace(name)
+        deadline = clock() + terminating_wait
+        while current is not None and current.metadata.deletion_timestamp:
+            if clock() >= deadline:
+                raise KubeError(
+                    "namespace %s is still being deleted after %.0f s; "
+                    "try again later" % (name, terminating_wait),
+                    status=409, transient=True)
+            sleep(interval)
+            current = self._read_namespace(name)
         if current is None:
             body = {"metadata": {"name": name, "labels": dict(labels or {})}}
             try:

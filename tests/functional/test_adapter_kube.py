@@ -13,6 +13,8 @@
 # under the License.
 """The kube adapter against a real kube-apiserver with the project's CRDs."""
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -239,3 +241,36 @@ def test_namespace_empty_when_a_crd_is_missing(kube_api_client, namespace):
         kube.list("helmrelease", namespace)
     assert caught.value.status == 404
     assert kube.namespace_is_empty(namespace, kube_adapter.OWNER_SELECTOR)
+
+
+def test_ensure_namespace_waits_for_a_terminating_namespace(kube,
+                                                            kube_api_client):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    name = "ns-terminating-%d" % int(time.time() * 1000)
+    core.create_namespace({"metadata": {"name": name}})
+    core.delete_namespace(name)
+    # No namespace controller runs on the bed: it stays Terminating.
+    assert core.read_namespace(name).metadata.deletion_timestamp
+
+    with pytest.raises(kube_adapter.KubeError) as info:
+        kube.ensure_namespace(name, terminating_wait=0.5, interval=0.1)
+    assert info.value.transient
+    assert "%s is still being deleted" % name in str(info.value)
+
+    def finalize():
+        time.sleep(0.5)
+        ns = core.read_namespace(name)
+        ns.spec.finalizers = []
+        core.replace_namespace_finalize(name, ns)
+
+    worker = threading.Thread(target=finalize)
+    worker.start()
+    kube.ensure_namespace(name, {"a": "b"}, terminating_wait=20,
+                          interval=0.1)
+    worker.join()
+    fresh = core.read_namespace(name)
+    assert fresh.metadata.deletion_timestamp is None
+    assert fresh.metadata.labels["a"] == "b"
+    core.delete_namespace(name)
