@@ -359,7 +359,7 @@ def median_pass(samples):
     chosen = dict(ordered[(len(ordered) - 1) // 2])
     chosen["samples"] = [
         {k: r[k] for k in ("wall_s", "cpu_s", "maxrss_kib",
-                           "requests_total")} for r in samples]
+                           "requests_total", "requests")} for r in samples]
     return chosen
 
 
@@ -441,6 +441,11 @@ def format_results(report):
                 r["cpu_s"], r["maxrss_kib"] / 1024.0,
                 json.dumps(r["summary"]["status"], sort_keys=True),
                 json.dumps(r["summary"]["health"], sort_keys=True)))
+        lines.append("%6s requests of each pass: ours %s; theirs %s" % (
+            "", " ".join("%d" % x["requests_total"] for x in row["ours"].get(
+                "samples", [])), " ".join(
+                    "%d" % x["requests_total"] for x in row["theirs"].get(
+                        "samples", []))))
         lines.append("%6s wall of each pass: ours %s; theirs %s" % (
             "", " ".join("%.2f" % x["wall_s"] for x in row["ours"].get(
                 "samples", [])), " ".join("%.2f" % x["wall_s"] for x in row[
