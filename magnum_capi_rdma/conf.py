@@ -159,6 +159,14 @@ timeout_opts = [
         "A later delete resumes where it stopped.",
     ),
     cfg.IntOpt(
+        "kube_request_timeout",
+        default=30,
+        min=0,
+        help="Seconds a request to the management cluster's API server may "
+        "take (connect and read) before it fails as transient. 0: no "
+        "limit.",
+    ),
+    cfg.IntOpt(
         "status_max_staleness",
         default=5,
         min=0,

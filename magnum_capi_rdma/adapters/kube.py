@@ -133,6 +133,28 @@ def _decode(data):
     return out
 
 
+def with_default_timeout(api_client, seconds):
+    """Give every request of ``api_client`` a timeout unless it has one.
+
+    The kubernetes client waits forever by default; one hung connection
+    would then block every status pass of the conductor. The client passes
+    ``timeout=None`` explicitly, which overrides urllib3's pool default, so
+    the default is supplied at the client's own request method.
+    """
+    if not seconds:
+        return api_client
+    rest_client = api_client.rest_client
+    request = rest_client.request
+
+    def request_with_timeout(*args, **kwargs):
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = seconds
+        return request(*args, **kwargs)
+
+    rest_client.request = request_with_timeout
+    return api_client
+
+
 class Kube(object):
     """Narrow access to the management cluster."""
 
@@ -164,6 +186,7 @@ class Kube(object):
                 % (path or "(in-cluster or ~/.kube/config)", exc))
         versions = {option: group[option]
                     for option, _ in KINDS.values()}
+        with_default_timeout(api_client, group.kube_request_timeout)
         return cls(api_client, versions)
 
     @staticmethod

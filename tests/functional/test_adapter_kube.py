@@ -274,3 +274,31 @@ def test_ensure_namespace_waits_for_a_terminating_namespace(kube,
     assert fresh.metadata.deletion_timestamp is None
     assert fresh.metadata.labels["a"] == "b"
     core.delete_namespace(name)
+
+
+def test_a_hung_api_server_times_out_instead_of_blocking(tmp_path):
+    """A server that accepts connections and never answers."""
+    import socket
+
+    from kubernetes import client
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        configuration = client.Configuration()
+        configuration.host = "http://127.0.0.1:%d" % port
+        configuration.retries = 0
+        api_client = kube_adapter.with_default_timeout(
+            client.ApiClient(configuration), 1)
+        kube = kube_adapter.Kube(api_client, {
+            option: "cluster.x-k8s.io/v1beta1"
+            for option, _ in kube_adapter.KINDS.values()})
+        started = time.monotonic()
+        with pytest.raises(kube_adapter.KubeError) as info:
+            kube.list_all("cluster")
+        assert time.monotonic() - started < 10
+        assert info.value.transient
+    finally:
+        listener.close()
