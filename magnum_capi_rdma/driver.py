@@ -612,7 +612,27 @@ class Driver(magnum_driver.Driver):
                 result = st.StatusResult(
                     status=fields.ClusterStatus.DELETE_IN_PROGRESS,
                     reason=pending)
-        self._save(cluster, result)
+        self._save(cluster, result,
+                   lambda: self._moved_on(context, cluster, view.status))
+
+    def _moved_on(self, context, cluster, status):
+        """The row's status changed since this pass loaded the cluster.
+
+        Magnum's periodic task works on a copy loaded before the pass; if a
+        conductor operation meanwhile failed the cluster (e.g. its labels
+        were refused) or started another operation, saving this pass's
+        result would overwrite what that operation wrote.
+        """
+        try:
+            fresh = type(cluster).get_by_uuid(context, cluster.uuid)
+        except magnum_exception.ClusterNotFound:
+            return True
+        if fresh.status != status:
+            LOG.debug("Cluster %s moved from %s to %s during the status "
+                      "pass; not saving it", cluster.uuid, status,
+                      fresh.status)
+            return True
+        return False
 
     def _cleanup_after_delete(self, cluster, release, namespace):
         """Remove what outlives the release; return what is still pending."""
@@ -631,10 +651,15 @@ class Driver(magnum_driver.Driver):
         self._kube.delete_namespace_if_empty(namespace)
         return None
 
-    def _save(self, cluster, result):
-        # Magnum derives the cluster's master and node addresses from its
-        # node groups, so addresses are saved on the node groups only.
-        changed = False
+    def _save(self, cluster, result, moved_on=None):
+        """Write the result to the cluster and its node group rows.
+
+        Nothing is written when nothing changed, or when ``moved_on()``
+        says another operation changed the cluster since this pass loaded
+        it. Magnum derives the cluster's master and node addresses from its
+        node groups, so addresses are saved on the node groups only.
+        """
+        cluster_changes = {}
         for attr, value in (("status", result.status),
                             ("status_reason", result.reason),
                             ("api_address", result.api_address),
@@ -642,26 +667,36 @@ class Driver(magnum_driver.Driver):
             if attr in ("api_address", "coe_version") and value is None:
                 continue
             if getattr(cluster, attr) != value:
-                setattr(cluster, attr, value)
-                changed = True
+                cluster_changes[attr] = value
+        group_changes = []
         for ng in cluster.nodegroups:
             res = result.node_groups.get(group_name(ng))
             if res is None:
                 continue
             if res.delete_row:
+                group_changes.append((ng, None))
+                continue
+            changes = {attr: value for attr, value in (
+                ("status", res.status), ("status_reason", res.reason),
+                ("node_count", res.node_count),
+                ("node_addresses", list(res.addresses)))
+                if getattr(ng, attr) != value}
+            if changes:
+                group_changes.append((ng, changes))
+        if not cluster_changes and not group_changes:
+            return
+        if moved_on is not None and moved_on():
+            return
+        for ng, changes in group_changes:
+            if changes is None:
                 ng.destroy()
                 continue
-            ng_changed = False
-            for attr, value in (("status", res.status),
-                                ("status_reason", res.reason),
-                                ("node_count", res.node_count),
-                                ("node_addresses", list(res.addresses))):
-                if getattr(ng, attr) != value:
-                    setattr(ng, attr, value)
-                    ng_changed = True
-            if ng_changed:
-                ng.save()
-        if changed:
+            for attr, value in changes.items():
+                setattr(ng, attr, value)
+            ng.save()
+        if cluster_changes:
+            for attr, value in cluster_changes.items():
+                setattr(cluster, attr, value)
             cluster.save()
 
     # -- health --

@@ -105,14 +105,24 @@ class FakeCluster(object):
         self.create_timeout = 60
         self.created_at = datetime.datetime.now(datetime.timezone.utc)
         self.saves = 0
+        FakeCluster.stored[self.uuid] = self
         self.nodegroups = [
             FakeNodeGroup(self, "default-master", "master", 1, True, status),
             FakeNodeGroup(self, "default-worker", "worker", 2, True, status),
             FakeNodeGroup(self, "ng-2", "worker", 2, False, status),
         ]
 
+    # The stored rows, as Magnum's database would return them: the driver
+    # re-reads a cluster before saving a status change.
+    stored = {}
+
+    @classmethod
+    def get_by_uuid(cls, context, uuid):
+        return cls.stored[uuid]
+
     def save(self):
         self.saves += 1
+        FakeCluster.stored[self.uuid] = self
 
 
 def load_clusters(path, status, labels):
@@ -148,6 +158,8 @@ def run_pass(driver, clusters):
     """update_cluster_status then poll_health_status for every cluster."""
     health = []
     for cluster in clusters:
+        # The pass works on the rows as they are now.
+        FakeCluster.stored[cluster.uuid] = cluster
         driver.update_cluster_status(None, cluster)
         monitor = driver.get_monitor(None, cluster)
         monitor.poll_health_status()

@@ -65,6 +65,9 @@ class LocalStack(object):
         env.update(self.info["credentials"][project])
         env["PATH"] = os.path.join(self.venv, "bin") + os.pathsep + \
             env.get("PATH", "")
+        # magnumclient's `cluster config` picks its output by $SHELL, which
+        # CI's environment does not set.
+        env.setdefault("SHELL", "/bin/bash")
         return env
 
     def run(self, *args, project="admin", check=True):

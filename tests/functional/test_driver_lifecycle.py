@@ -421,3 +421,18 @@ class TestLifecycle(LifecycleBase):
         cluster = self.sync(cluster)
         assert cluster.status == fields.ClusterStatus.DELETE_COMPLETE, (
             cluster.status_reason)
+
+    def test_a_status_pass_does_not_overwrite_a_failed_create(self):
+        # Magnum's periodic task loads the cluster while it is in progress;
+        # meanwhile the conductor refuses its labels and saves
+        # CREATE_FAILED. The pass must not write its stale view over that.
+        cluster = self.make_cluster(name="race")
+        stale = objects.Cluster.get_by_uuid(self.context, cluster.uuid)
+        failed = objects.Cluster.get_by_uuid(self.context, cluster.uuid)
+        failed.status = fields.ClusterStatus.CREATE_FAILED
+        failed.status_reason = "Invalid cluster configuration: rdma_mode"
+        failed.save()
+        self.driver.update_cluster_status(self.context, stale)
+        row = objects.Cluster.get_by_uuid(self.context, cluster.uuid)
+        assert row.status == fields.ClusterStatus.CREATE_FAILED
+        assert row.status_reason == "Invalid cluster configuration: rdma_mode"

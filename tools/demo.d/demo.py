@@ -64,6 +64,8 @@ class Cli(object):
     def __init__(self, stack, project="demo"):
         self.openstack = stack["openstack"]
         self.env = dict(os.environ, **stack["credentials"][project])
+        # magnumclient's `cluster config` picks its output by $SHELL.
+        self.env.setdefault("SHELL", "/bin/bash")
         for key in ("OS_CLOUD", "OS_TOKEN"):
             self.env.pop(key, None)
 
