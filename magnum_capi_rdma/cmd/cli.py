@@ -73,6 +73,8 @@ def _load(path):
         return None, "cannot read %s: %s" % (path, exc.strerror or exc)
     except UnicodeDecodeError as exc:
         return None, "%s is not UTF-8 text (byte %d)" % (path, exc.start)
+    except ValueError:  # e.g. a NUL byte in the path
+        return None, "cannot read %r: not a valid file name" % (path,)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (" (line %d, column %d)" % (mark.line + 1, mark.column + 1)

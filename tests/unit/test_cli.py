@@ -187,3 +187,11 @@ def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path):
     assert out == ""
     assert err.strip().endswith("is not UTF-8 text (byte 20)")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_path_with_a_nul_byte_is_one_clear_line():
+    # Found by the property tests: open() raises ValueError for it.
+    code, out, err = run("render", "desc\x00.yaml")
+    assert code == 2 and out == ""
+    assert "not a valid file name" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
