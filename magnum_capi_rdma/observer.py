@@ -63,8 +63,6 @@ LIST_WORKERS = 8
 # The metadata fields status and health read; the rest is dropped.
 _KEPT_METADATA = ("name", "namespace", "labels", "annotations",
                   "deletionTimestamp", "creationTimestamp", "generation")
-_PARTIAL_METADATA = ("application/json;as=PartialObjectMetadataList;"
-                     "g=meta.k8s.io;v=v1")
 
 
 def slim(obj):
@@ -83,33 +81,6 @@ def secret_metadata(obj):
     return {"name": meta.get("name"), "namespace": meta.get("namespace"),
             "labels": dict(meta.get("labels") or {}),
             "annotations": dict(meta.get("annotations") or {})}
-
-
-def list_secret_metadata(kube, label_selector):
-    """Metadata of matching Secrets in every namespace, in one LIST.
-
-    Asks the API server for PartialObjectMetadata, so Secret data never
-    leaves it. Uses ``kube.list_secret_metadata_all`` when the adapter has
-    it.
-    """
-    own = getattr(kube, "list_secret_metadata_all", None)
-    if own is not None:
-        return own(label_selector)
-
-    def call():
-        response = kube.core.list_secret_for_all_namespaces(
-            label_selector=label_selector,
-            _headers={"Accept": _PARTIAL_METADATA},
-            _preload_content=False)
-        data = getattr(response, "data", None)
-        if data is None:
-            data = response.read()
-        return json.loads(data)
-
-    # The adapter's _call maps API errors to KubeError.
-    result = kube._call("list", "secrets", "all namespaces", None, call)
-    # An empty PartialObjectMetadataList has "items": null.
-    return [secret_metadata(item) for item in result.get("items") or ()]
 
 
 class Snapshot(object):
@@ -188,7 +159,7 @@ class Observer(object):
     """Shared, bounded-age snapshots of the management cluster.
 
     :param kube: the Kube adapter (``list_all``; Secrets through
-        :func:`list_secret_metadata`).
+        ``Kube.list_secret_metadata_all``).
     :param max_age: seconds a snapshot may be served after its LISTs.
     :param secret_selector: label selector of the driver's own Secrets.
     """
@@ -223,7 +194,7 @@ class Observer(object):
             futures = {kind: pool.submit(self._kube.list_all, kind,
                                          label_selector=None)
                        for kind in KINDS}
-            secrets = pool.submit(list_secret_metadata, self._kube,
+            secrets = pool.submit(self._kube.list_secret_metadata_all,
                                   self._secret_selector)
             objects = {kind: f.result() for kind, f in futures.items()}
             secrets = secrets.result()

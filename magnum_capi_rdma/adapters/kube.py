@@ -20,6 +20,7 @@ naming the object. Secret data is never logged.
 """
 
 import base64
+import json
 import logging
 import time
 
@@ -29,6 +30,9 @@ import yaml
 from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
 
 LOG = logging.getLogger(__name__)
+
+_PARTIAL_METADATA = ("application/json;as=PartialObjectMetadataList;"
+                     "g=meta.k8s.io;v=v1")
 
 #: short key -> (apiVersion option, plural)
 KINDS = {
@@ -487,6 +491,33 @@ class Kube(object):
         return [{"name": item.metadata.name,
                  "labels": dict(item.metadata.labels or {}),
                  "type": item.type} for item in result.items]
+
+    def list_secret_metadata_all(self, label_selector):
+        """Metadata of matching Secrets in every namespace, in one LIST.
+
+        Asks for PartialObjectMetadata, so Secret data never leaves the
+        API server. Items are ``{name, namespace, labels, annotations}``.
+        """
+        def call():
+            response = self.core.list_secret_for_all_namespaces(
+                label_selector=label_selector,
+                _headers={"Accept": _PARTIAL_METADATA},
+                _preload_content=False)
+            data = getattr(response, "data", None)
+            if data is None:
+                data = response.read()
+            return json.loads(data)
+
+        result = self._call("list", "secrets", "all namespaces", None, call)
+        # An empty PartialObjectMetadataList has "items": null.
+        out = []
+        for item in result.get("items") or ():
+            meta = item.get("metadata") or {}
+            out.append({"name": meta.get("name"),
+                        "namespace": meta.get("namespace"),
+                        "labels": dict(meta.get("labels") or {}),
+                        "annotations": dict(meta.get("annotations") or {})})
+        return out
 
     def delete_secrets(self, namespace, label_selector):
         """Delete every matching Secret; returns how many went."""

@@ -120,7 +120,7 @@ def test_secrets_come_from_one_selected_list_without_data():
 
 
 def test_secret_metadata_as_the_adapter_returns_it():
-    # list_secret_metadata returns flat {name, namespace, ...} dicts.
+    # Kube.list_secret_metadata_all returns flat {name, namespace, ...} dicts.
     flat = [{"name": "r1-cloud-credentials", "namespace": "ns",
              "labels": {}, "annotations": {"op": "CREATE"}}]
     obs = observer.Observer(CountingKube({}, flat), max_age=60)
