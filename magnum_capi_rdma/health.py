@@ -97,11 +97,9 @@ def evaluate(observed, release, node_groups, rdma=None):
     if rdma is not None:
         text, ok = _rdma_text(rdma)
         reason["rdma"] = text
+        # Unknown RDMA state (None) leaves the health as the rest says.
         if ok is False:
             status = UNHEALTHY
-        elif ok is None and status == HEALTHY:
-            # Everything we can see is fine; RDMA is simply not known yet.
-            pass
     return status, reason
 
 

@@ -34,9 +34,6 @@ DEFAULT_WORKER = "default-worker"
 DEFAULT_MASTER = "default-master"
 NODEGROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]+[a-z0-9]$")
 KUBE_TAG_RE = re.compile(label_spec.LABELS["kube_tag"].pattern)
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-    r"[0-9a-fA-F]{12}$")
 PLACEHOLDER_UUID = "00000000-0000-0000-0000-000000000000"
 PLACEHOLDER_PROJECT = "render"
 ETHERNET_MODES = ("macvlan", "sriov")
