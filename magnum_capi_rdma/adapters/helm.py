@@ -21,10 +21,23 @@ The chart comes from a local directory (used as is), an http(s) chart
 repository or an ``oci://`` reference. Remote charts are pulled once per
 (repo, name, version) into ``cache_dir`` and reused from there: no download
 per call, and the cache survives restarts.
+
+Faults, each said in one line naming the release: a helm run longer than
+``timeout`` seconds is stopped (SIGTERM, so helm marks its revision failed
+rather than leaving it pending) and reported as "timed out after Ns"; a
+release locked by another helm is reported as "another operation ... is in
+progress on release X". Both are retried ``retries`` times with backoff,
+then the error says how many attempts were made. A revision left pending
+by a helm that died (SIGKILL, a conductor restarted with its children) is
+taken as abandoned after ``stale_after`` seconds: a pending upgrade or
+rollback is rolled back, a pending install is marked failed (as helm does
+itself when an install fails) so that the next install upgrades over it.
 """
 
 import asyncio
+import base64
 import datetime
+import gzip
 import hashlib
 import json
 import logging
@@ -70,6 +83,11 @@ MAX_MESSAGE = 400
 UNREACHABLE = "Kubernetes cluster unreachable"
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 15.0
+#: Seconds a helm stopped at its timeout gets to exit before it is left.
+KILL_GRACE = 30
+#: Values of ``HelmError.reason``.
+TIMEOUT = "timeout"
+LOCKED = "locked"
 
 
 class HelmError(Exception):
@@ -81,11 +99,22 @@ class HelmError(Exception):
     """
 
     def __init__(self, message, transient=False, operation=None,
-                 release=None):
+                 release=None, reason=None, attempts=1):
         self.transient = transient
         self.operation = operation
         self.release = release
+        #: TIMEOUT, LOCKED or None: what kind of transient failure.
+        self.reason = reason
+        #: How many times the operation was tried.
+        self.attempts = attempts
         super().__init__(message)
+
+    def after(self, attempts):
+        """The same error, saying it was the last of ``attempts`` tries."""
+        return HelmError("%s (gave up after %d attempts)" % (self, attempts),
+                         transient=self.transient, operation=self.operation,
+                         release=self.release, reason=self.reason,
+                         attempts=attempts)
 
 
 def is_transient(stderr):
@@ -117,26 +146,36 @@ def meaningful_line(stderr):
     return chosen or "helm failed without a message"
 
 
+def _what(operation, release):
+    return operation if release is None else "%s of release %s" % (
+        operation, release)
+
+
 def _error_from(exc, operation, release):
     """Map a pyhelm3 (or other) exception to a HelmError."""
     if isinstance(exc, HelmError):
         return exc
+    reason = None
     if isinstance(exc, helm_errors.Error):
         stderr = exc.stderr.decode(errors="replace")
         transient = (isinstance(exc, helm_errors.ConnectionError)
                      or is_transient(stderr))
         message = meaningful_line(stderr)
+        if BUSY in stderr.lower():
+            # helm says "UPGRADE FAILED: another operation ..." without
+            # naming the release: say which one is locked.
+            reason, message = LOCKED, BUSY + (
+                " on release %s" % release if release else "")
     elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         transient, message = True, "timed out"
     elif isinstance(exc, OSError):
         transient, message = False, "cannot run helm: %s" % exc
     else:
         transient, message = False, "%s: %s" % (type(exc).__name__, exc)
-    what = operation if release is None else "%s of release %s" % (
-        operation, release)
-    return HelmError("helm %s failed: %s" % (what, message),
+    return HelmError("helm %s failed: %s" % (_what(operation, release),
+                                             message),
                      transient=transient, operation=operation,
-                     release=release)
+                     release=release, reason=reason)
 
 
 class _LoopThread(object):
@@ -273,9 +312,25 @@ class Helm(object):
             return self._client, self._command
 
     def _run(self, operation, release, factory):
-        """Run the coroutine made by ``factory()`` once, mapping errors."""
+        """Run the coroutine made by ``factory()`` once, mapping errors.
+
+        A run longer than ``timeout`` seconds is cancelled: pyhelm3 then
+        sends helm SIGTERM and waits for it to exit (helm marks a revision
+        it was writing failed), so a retry never races the stopped helm.
+        """
+        limit = self.timeout
+
+        async def bounded():
+            return await asyncio.wait_for(factory(), limit)
+
         try:
-            return run_sync(factory(), self.timeout + 30)
+            return run_sync(bounded(), limit + KILL_GRACE)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise HelmError(
+                "helm %s timed out after %ds" % (_what(operation, release),
+                                                 limit),
+                transient=True, operation=operation, release=release,
+                reason=TIMEOUT) from None
         except Exception as exc:  # noqa: B902 - mapped to HelmError
             raise _error_from(exc, operation, release) from None
 
@@ -285,8 +340,10 @@ class Helm(object):
             try:
                 return self._run(operation, release, factory)
             except HelmError as exc:
-                if not exc.transient or attempt >= self.retries:
+                if not exc.transient:
                     raise
+                if attempt >= self.retries:
+                    raise exc.after(attempt + 1) if attempt else exc
                 delay = min(self.backoff * (2 ** attempt), BACKOFF_MAX)
                 attempt += 1
                 LOG.warning("%s; retry %d of %d in %.1fs", exc, attempt,
@@ -379,8 +436,9 @@ class Helm(object):
             revision = self._with_retries("install/upgrade", release,
                                           install)
         except HelmError as exc:
-            if not (exc.transient and BUSY in str(exc)
-                    and self._unstick(release, namespace)):
+            if exc.reason != LOCKED:
+                raise
+            if not self._unstick(release, namespace, exc):
                 raise
             revision = self._with_retries("install/upgrade", release,
                                           install)
@@ -388,27 +446,36 @@ class Helm(object):
                  revision)
         return revision
 
-    def _unstick(self, release, namespace):
-        """Roll back an upgrade or rollback left pending by a dead helm.
+    def _unstick(self, release, namespace, error):
+        """Free a release left pending by a helm that died.
 
         Only when the pending revision is older than ``stale_after``
-        seconds (no live helm of ours runs that long). A stuck
-        ``pending-install`` has nothing to roll back to: that raises a
-        non-transient HelmError saying what to do. True if rolled back.
+        seconds (no live helm of ours runs that long): a pending upgrade
+        or rollback is rolled back to the previous revision; a pending
+        install is marked failed, so that the next install upgrades over
+        it. True if the release is free to try again; a fresh pending
+        revision raises ``error`` saying when it will be taken as
+        abandoned.
         """
         meta = self._status(release, namespace) or {}
         status = meta.get("status") or ""
         if not status.startswith("pending-"):
-            return False
+            return True     # the other operation has finished meanwhile
         age = _age_seconds(meta.get("deployedAt"))
         if age is None or age < self.stale_after:
-            return False
-        if status == "pending-install":
             raise HelmError(
-                "helm release %s/%s has been pending-install for %ds (an "
-                "install was interrupted); delete the cluster to remove it"
-                % (namespace, release, age), transient=False,
-                operation="install/upgrade", release=release)
+                "%s; its revision %s has been %s for %ss, taken as "
+                "abandoned after %ds" % (error, meta.get("revision"),
+                                         status, age, self.stale_after),
+                transient=True, operation=error.operation, release=release,
+                reason=LOCKED, attempts=error.attempts)
+        if status == "pending-install":
+            LOG.warning("Release %s/%s stuck in pending-install for %ds (an "
+                        "install was interrupted): marking it failed",
+                        namespace, release, age)
+            self._mark_install_failed(release, namespace,
+                                      meta.get("revision"), age)
+            return True
         _, command = self._clients()
         LOG.warning("Release %s/%s stuck in %s for %ds: rolling back to "
                     "the previous revision", namespace, release, status, age)
@@ -417,6 +484,63 @@ class Helm(object):
             lambda: command.rollback(release, None, namespace=namespace,
                                      timeout=self._helm_timeout()))
         return True
+
+    def _mark_install_failed(self, release, namespace, revision, age):
+        """Set a stale pending-install revision to failed in helm's storage.
+
+        helm offers no command for it (a rollback needs an earlier
+        revision); this writes what helm itself writes when an install
+        fails, in its default Secret storage. The write is conditional on
+        the Secret's resourceVersion: if a live helm changed the revision
+        meanwhile, it is a transient conflict, not an overwrite.
+        """
+        what = "unlock of release %s" % release
+        driver = os.environ.get("HELM_DRIVER", "secret").lower()
+        if driver not in ("", "secret", "secrets") or not revision:
+            raise HelmError(
+                "helm release %s/%s has been pending-install for %ds (an "
+                "install was interrupted); delete the cluster to remove it"
+                % (namespace, release, age), transient=False,
+                operation="install/upgrade", release=release)
+        from kubernetes import client as kube_client
+        from kubernetes import config as kube_config
+
+        name = "sh.helm.release.v1.%s.v%s" % (release, revision)
+        try:
+            api = kube_config.new_client_from_config(self.kubeconfig)
+        except Exception as exc:  # noqa: B902 - one clear line
+            raise HelmError("helm %s failed: kubeconfig: %s" % (
+                what, str(exc).splitlines()[0] if str(exc) else exc))
+        try:
+            core = kube_client.CoreV1Api(api)
+            secret = core.read_namespaced_secret(name, namespace)
+            record = json.loads(gzip.decompress(base64.b64decode(
+                base64.b64decode(secret.data["release"]))))
+            info = record.setdefault("info", {})
+            if info.get("status") != "pending-install":
+                return
+            info["status"] = "failed"
+            info["description"] = (
+                "Install interrupted (pending for %ds); marked failed by "
+                "magnum-capi-rdma" % age)
+            packed = base64.b64encode(base64.b64encode(gzip.compress(
+                json.dumps(record).encode()))).decode()
+            labels = dict(secret.metadata.labels or {}, status="failed")
+            core.patch_namespaced_secret(name, namespace, {
+                "metadata": {"labels": labels,
+                             "resourceVersion":
+                             secret.metadata.resource_version},
+                "data": {"release": packed}})
+        except kube_client.ApiException as exc:
+            raise HelmError("helm %s failed: %s %s" % (
+                what, exc.status, exc.reason), transient=exc.status in (
+                409, 429, 500, 503, 504), release=release) from None
+        except (ValueError, KeyError, OSError) as exc:
+            raise HelmError("helm %s failed: unreadable release record "
+                            "%s: %s" % (what, name, exc),
+                            release=release) from None
+        finally:
+            api.close()
 
     def uninstall(self, release, namespace):
         """Uninstall ``release``; False if it did not exist."""

@@ -483,9 +483,14 @@ def test_fresh_pending_upgrade_is_not_rolled_back(
     assert helm.revision("young", namespace) == 2
 
 
-def test_install_left_pending_is_a_clear_error(
+def test_install_left_pending_by_a_dead_helm_is_recovered(
         helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
         tmp_path):
+    """A killed ``helm install`` leaves revision 1 pending-install.
+
+    Once stale it is marked failed (as helm does for a failed install) and
+    the next install upgrades over it to revision 2.
+    """
     from kubernetes import client
 
     core = client.CoreV1Api(kube_api_client)
@@ -494,10 +499,36 @@ def test_install_left_pending_is_a_clear_error(
     _killed_mid_wait(helm_bin, kubeconfig, core, namespace, local_chart,
                      "half", 1, "install")
     time.sleep(1.5)
-    with pytest.raises(helm_adapter.HelmError) as caught:
-        helm.install_or_upgrade("half", namespace, {"clusterName": "b"})
-    assert caught.value.transient is False
-    assert "pending-install" in str(caught.value)
+    assert helm.status("half", namespace) == "pending-install"
+    assert helm.install_or_upgrade("half", namespace,
+                                   {"clusterName": "b"}) == 2
+    assert helm.status("half", namespace) == "deployed"
+    # Marked failed, then superseded by the upgrade over it.
+    assert _release_status(core, namespace, "half", 1) == "superseded"
+    labels = _release_secret(core, namespace, "half", 1).metadata.labels
+    assert labels["status"] == "superseded"
     # Deleting the cluster still works: uninstall clears it.
     assert helm.uninstall("half", namespace) is True
     assert helm.revision("half", namespace) is None
+
+
+def test_fresh_pending_install_is_not_touched(
+        helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
+        tmp_path):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_api_client)
+    helm = make_helm(helm_bin, kubeconfig, local_chart, tmp_path,
+                     retries=0, stale_after=600)
+    _killed_mid_wait(helm_bin, kubeconfig, core, namespace, local_chart,
+                     "fresh", 1, "install")
+    with pytest.raises(helm_adapter.HelmError) as caught:
+        helm.install_or_upgrade("fresh", namespace, {"clusterName": "b"})
+    message = str(caught.value)
+    assert caught.value.transient is True
+    assert caught.value.reason == helm_adapter.LOCKED
+    assert "in progress on release fresh" in message
+    assert "revision 1 has been pending-install for" in message
+    assert "taken as abandoned after 600s" in message
+    assert "\n" not in message
+    assert helm.status("fresh", namespace) == "pending-install"

@@ -168,3 +168,59 @@ def test_pull_ref_for_each_kind_of_repo():
         "oci://reg.example/charts/oc", None)
     assert helm.pull_ref("https://charts.example", "oc") == (
         "oc", "https://charts.example")
+
+
+def test_a_run_longer_than_the_timeout_is_stopped_and_named(tmp_path):
+    obj = helm.Helm("helm", None, str(tmp_path), "c", str(tmp_path), 1,
+                    retries=2, backoff=0.01)
+    started = []
+
+    async def slow():
+        started.append(1)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            started.append("cancelled")   # pyhelm3 terminates helm here
+            raise
+
+    with pytest.raises(helm.HelmError) as caught:
+        obj._with_retries("install/upgrade", "demo-1", slow)
+    error = caught.value
+    assert str(error) == ("helm install/upgrade of release demo-1 timed out "
+                          "after 1s (gave up after 3 attempts)")
+    assert (error.reason, error.attempts, error.transient) == (
+        helm.TIMEOUT, 3, True)
+    # Each attempt was cancelled (helm stopped) before the next began.
+    assert started == [1, "cancelled"] * 3
+
+
+def test_a_locked_release_is_named_and_counted(monkeypatch, tmp_path):
+    obj = helm.Helm("helm", None, str(tmp_path), "c", str(tmp_path), 30,
+                    retries=1, backoff=0.01)
+    tries = []
+
+    async def busy():
+        tries.append(1)
+        raise helm_errors.Error(1, b"", BUSY_STDERR.encode())
+
+    with pytest.raises(helm.HelmError) as caught:
+        obj._with_retries("install/upgrade", "demo-1", busy)
+    assert str(caught.value) == (
+        "helm install/upgrade of release demo-1 failed: another operation "
+        "(install/upgrade/rollback) is in progress on release demo-1 "
+        "(gave up after 2 attempts)")
+    assert caught.value.reason == helm.LOCKED
+    assert len(tries) == 2
+
+
+def test_a_single_attempt_does_not_say_gave_up(tmp_path):
+    obj = helm.Helm("helm", None, str(tmp_path), "c", str(tmp_path), 30,
+                    retries=0)
+
+    async def busy():
+        raise helm_errors.Error(1, b"", BUSY_STDERR.encode())
+
+    with pytest.raises(helm.HelmError) as caught:
+        obj._with_retries("uninstall", "r", busy)
+    assert "gave up" not in str(caught.value)
+    assert caught.value.attempts == 1
