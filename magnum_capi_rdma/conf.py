@@ -175,6 +175,37 @@ timeout_opts = [
         "of a status pass; keep it below Magnum's 10 s status period so "
         "each pass reads fresh objects.",
     ),
+    cfg.IntOpt(
+        "operation_lock_seconds",
+        default=60,
+        min=10,
+        help="Seconds a conductor's hold on a cluster's operation lock "
+        "lasts without renewal. While a driver call runs it renews the "
+        "lock every third of this; a second operation on the same cluster "
+        "meanwhile is refused. After a conductor dies, its lock expires "
+        "this long after its last renewal.",
+    ),
+    cfg.IntOpt(
+        "delete_lock_wait",
+        default=600,
+        min=0,
+        help="Seconds a delete waits for another driver call on the same "
+        "cluster (e.g. a create still installing its Helm release) to "
+        "finish before it fails as busy. Other operations never wait: "
+        "they are refused at once.",
+    ),
+]
+
+rbac_opts = [
+    cfg.StrOpt(
+        "namespace_role",
+        default="magnum-capi-rdma-namespaced",
+        help="ClusterRole the driver binds to its own identity (a "
+        "RoleBinding) in each project namespace it creates, so its "
+        "write access is limited to those namespaces. See "
+        "etc/rbac/magnum-capi-rdma.yaml. Empty: no binding (the driver's "
+        "kubeconfig already grants what it needs).",
+    ),
 ]
 
 keystone_opts = [
@@ -208,7 +239,7 @@ keystone_opts = [
 ]
 
 ALL_OPTS = management_opts + chart_opts + api_opts + timeout_opts + (
-    keystone_opts)
+    rbac_opts + keystone_opts)
 
 
 def label_default_opts():

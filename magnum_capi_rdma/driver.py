@@ -21,7 +21,7 @@ operation after a crash converges. ``update_cluster_status`` turns observed
 objects into Magnum state with :func:`magnum_capi_rdma.status.reconcile`.
 """
 
-import datetime
+import contextlib
 import re
 import threading
 
@@ -42,6 +42,7 @@ from magnum_capi_rdma.adapters import kube as kube_adapter
 from magnum_capi_rdma import conf as capi_conf
 from magnum_capi_rdma import health
 from magnum_capi_rdma import observer as observer_mod
+from magnum_capi_rdma import oplock
 from magnum_capi_rdma import spec as spec_mod
 from magnum_capi_rdma import status as st
 from magnum_capi_rdma import values as values_mod
@@ -55,9 +56,6 @@ OWNER_LABEL = "magnum.openstack.org/managed-by"
 OWNER_VALUE = "magnum-capi-rdma"
 CLUSTER_UUID_LABEL = "magnum.openstack.org/cluster-uuid"
 PROJECT_LABEL = "magnum.openstack.org/project-id"
-OP_ANNOTATION = "capi-rdma.magnum.openstack.org/operation"
-OP_STARTED_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-started"
-OP_TIMEOUT_ANNOTATION = "capi-rdma.magnum.openstack.org/operation-timeout"
 OWNERS_ANNOTATION = "capi-rdma.magnum.openstack.org/app-credential-owner"
 
 
@@ -79,6 +77,12 @@ class InvalidClusterLabels(magnum_exception.InvalidParameterValue):
 
 class ClusterOperationFailed(magnum_exception.MagnumException):
     message = "%(reason)s"
+
+
+class ClusterBusy(ClusterOperationFailed):
+    """Another driver call holds the cluster's operation lock."""
+
+    code = 409
 
 
 # -- naming --
@@ -341,39 +345,91 @@ class Driver(magnum_driver.Driver):
             keystone.delete_app_credentials(cluster.uuid, owner,
                                             keep=cred["id"])
 
-    def _record_operation(self, cluster, release, namespace, operation,
-                          timeout_minutes):
-        self._kube.annotate_secret(
-            namespace, credentials_secret_name(release), {
-                OP_ANNOTATION: operation,
-                OP_STARTED_ANNOTATION: timeutils.utcnow(True).isoformat(),
-                OP_TIMEOUT_ANNOTATION: str(timeout_minutes),
-            })
+    def _prepare_namespace(self, namespace):
+        """The project namespace, with the driver's role bound in it."""
+        self._kube.ensure_namespace(namespace, {OWNER_LABEL: OWNER_VALUE})
+        role = CONF.capi_rdma.namespace_role
+        if role:
+            self._kube.ensure_role_binding(
+                namespace, role, role, self._kube.username(),
+                labels={OWNER_LABEL: OWNER_VALUE})
 
-    def _converge(self, context, cluster, spec, operation, timeout_minutes):
-        """Bring the management cluster to the state the spec describes."""
+    @contextlib.contextmanager
+    def _locked(self, cluster, what, operation=None, timeout_minutes=None,
+                wait=0.0, release=None):
+        """Hold the cluster's operation lock for one driver call.
+
+        ``what`` names the call in the message another caller gets while
+        this one runs; with ``operation`` the operation record (what
+        status passes time out) is written too.
+        """
+        release = release or release_for(cluster)
+        lock = oplock.OperationLock(
+            self._kube, namespace_for(cluster.project_id), release,
+            self._labels(cluster), what,
+            CONF.capi_rdma.operation_lock_seconds, cluster.name or
+            cluster.uuid, operation=operation,
+            timeout_minutes=timeout_minutes, wait=wait)
+        try:
+            lock.acquire()
+        except oplock.Busy as exc:
+            raise ClusterBusy(reason=str(exc))
+        except kube_adapter.KubeError as exc:
+            raise ClusterOperationFailed(reason=str(exc))
+        with lock.renewing():
+            yield lock
+
+    def _still_wanted(self, context, cluster):
+        """Refuse to install for a cluster deleted meanwhile.
+
+        A delete that ran while this call waited for the lock (or before
+        it) must not be undone by installing the release again.
+        """
+        try:
+            fresh = type(cluster).get_by_uuid(context, cluster.uuid)
+        except magnum_exception.ClusterNotFound:
+            fresh = None
+        if fresh is None or (fresh.status or "").startswith("DELETE"):
+            raise ClusterOperationFailed(
+                reason="Cluster %s is being deleted; not installing it "
+                "again" % (cluster.name or cluster.uuid))
+
+    def _converge(self, context, cluster, spec, operation, timeout_minutes,
+                  before_helm=None, what=None):
+        """Bring the management cluster to the state the spec describes.
+
+        Runs under the cluster's operation lock; ``before_helm`` (e.g.
+        marking machines to remove) runs under it too.
+        """
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
         if cluster.stack_id != release:
             cluster.stack_id = release
             cluster.save()
         try:
-            self._kube.ensure_namespace(namespace, {OWNER_LABEL: OWNER_VALUE})
-            self._ensure_credentials(context, cluster, release, namespace)
-            self._record_operation(cluster, release, namespace, operation,
-                                   timeout_minutes)
-            certs_adapter.write_ca_secrets(self._kube, namespace, release,
-                                           context, cluster,
-                                           self._labels(cluster))
-            values = values_mod.build_values(
-                spec, credentials_secret_name(release))
-            self._helm.install_or_upgrade(
-                release, namespace, values,
-                spec.chart_version or CONF.capi_rdma.chart_version)
-        except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+            self._prepare_namespace(namespace)
+        except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
-        finally:
-            self._observer.invalidate()
+        with self._locked(cluster, what or operation.lower(), operation,
+                          timeout_minutes, release=release):
+            self._still_wanted(context, cluster)
+            try:
+                if before_helm is not None:
+                    before_helm()
+                self._ensure_credentials(context, cluster, release,
+                                         namespace)
+                certs_adapter.write_ca_secrets(self._kube, namespace,
+                                               release, context, cluster,
+                                               self._labels(cluster))
+                values = values_mod.build_values(
+                    spec, credentials_secret_name(release))
+                self._helm.install_or_upgrade(
+                    release, namespace, values,
+                    spec.chart_version or CONF.capi_rdma.chart_version)
+            except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+                raise ClusterOperationFailed(reason=str(exc))
+            finally:
+                self._observer.invalidate()
         in_progress = "%s_IN_PROGRESS" % operation
         if operation != "CREATE" and cluster.status != in_progress:
             # A status pass that ran while Helm worked saw the old, ready
@@ -408,10 +464,13 @@ class Driver(magnum_driver.Driver):
                     "min_node_count/max_node_count instead of resizing it"
                     % (nodegroup.name, group.min_node_count,
                        group.max_node_count))
-        if nodes_to_remove:
-            self._mark_for_removal(cluster, nodegroup, nodes_to_remove)
+
+        def mark():
+            if nodes_to_remove:
+                self._mark_for_removal(cluster, nodegroup, nodes_to_remove)
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       before_helm=mark, what="a resize")
 
     def _mark_for_removal(self, cluster, nodegroup, nodes_to_remove):
         release = release_for(cluster)
@@ -516,10 +575,24 @@ class Driver(magnum_driver.Driver):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
         try:
-            if self._kube.get_secret_metadata(
-                    namespace, credentials_secret_name(release)):
-                self._record_operation(cluster, release, namespace, "DELETE",
-                                       CONF.capi_rdma.delete_timeout)
+            exists = self._kube.get_secret_metadata(
+                namespace, credentials_secret_name(release)) is not None
+        except kube_adapter.KubeError as exc:
+            raise ClusterOperationFailed(reason=str(exc))
+        if not exists:
+            # Nothing was set up for it (a create refused or never run):
+            # uninstalling an absent release is a no-op.
+            self._uninstall(release, namespace)
+            return
+        # A create or update still running its Helm call finishes first.
+        with self._locked(cluster, "a delete", "DELETE",
+                          CONF.capi_rdma.delete_timeout,
+                          wait=CONF.capi_rdma.delete_lock_wait,
+                          release=release):
+            self._uninstall(release, namespace)
+
+    def _uninstall(self, release, namespace):
+        try:
             self._helm.uninstall(release, namespace)
         except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
             raise ClusterOperationFailed(reason=str(exc))
@@ -529,11 +602,13 @@ class Driver(magnum_driver.Driver):
     def rotate_credential(self, context, cluster):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
-        try:
-            self._ensure_credentials(context, cluster, release, namespace,
-                                     rotate=True)
-        except kube_adapter.KubeError as exc:
-            raise ClusterOperationFailed(reason=str(exc))
+        with self._locked(cluster, "a credential rotation",
+                          release=release):
+            try:
+                self._ensure_credentials(context, cluster, release,
+                                         namespace, rotate=True)
+            except kube_adapter.KubeError as exc:
+                raise ClusterOperationFailed(reason=str(exc))
 
     def create_federation(self, context, federation):
         raise NotImplementedError("Federation is not supported")
@@ -565,20 +640,13 @@ class Driver(magnum_driver.Driver):
     def _magnum_view(self, cluster, release, namespace, snapshot):
         op_started = None
         timeout = None
-        secret = None
         if (cluster.status or "").endswith("_IN_PROGRESS"):
             # The operation record, from the snapshot's one LIST of the
-            # driver's Secrets (not a GET per cluster).
-            secret = snapshot.secret(namespace,
-                                     credentials_secret_name(release))
-        annotations = ((secret or {}).get("annotations") or {})
-        if annotations.get(OP_STARTED_ANNOTATION):
-            try:
-                op_started = datetime.datetime.fromisoformat(
-                    annotations[OP_STARTED_ANNOTATION])
-                timeout = int(annotations.get(OP_TIMEOUT_ANNOTATION) or 0)
-            except ValueError:
-                op_started = None
+            # driver's Leases (not a GET per cluster).
+            record = snapshot.operation(namespace, release)
+            if record.started is not None:
+                op_started = record.started
+                timeout = record.timeout_minutes or 0
         if op_started is None and cluster.status == (
                 fields.ClusterStatus.CREATE_IN_PROGRESS):
             op_started = cluster.created_at
@@ -646,8 +714,9 @@ class Driver(magnum_driver.Driver):
         except Exception as exc:
             return ("Cluster deleted; waiting for Keystone to remove the "
                     "application credential: %s" % _short(exc))
-        self._kube.delete_secrets(
-            namespace, "%s=%s" % (CLUSTER_UUID_LABEL, cluster.uuid))
+        selector = "%s=%s" % (CLUSTER_UUID_LABEL, cluster.uuid)
+        self._kube.delete_secrets(namespace, selector)
+        self._kube.delete_leases(namespace, selector)
         self._kube.delete_namespace_if_empty(namespace)
         return None
 

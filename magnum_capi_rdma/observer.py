@@ -17,8 +17,9 @@ Status sync runs for every cluster in progress about every 10 s, and health
 for every cluster every minute. Rather than several GETs per cluster, one
 LIST per kind is shared by every cluster of a pass and indexed by release, so
 the API cost of a pass does not grow with the number of clusters: seven
-custom-resource LISTs plus one metadata-only LIST of the driver's own
-Secrets (the operation records), whatever the number of clusters.
+custom-resource LISTs plus one LIST of the driver's own Leases (the
+operation records, see :mod:`magnum_capi_rdma.operations`), whatever the
+number of clusters. No Secret is ever listed.
 
 Bounds:
 
@@ -33,9 +34,8 @@ Bounds:
 - memory: only the fields status and health read are kept (name,
   namespace, labels, annotations, deletion time, spec, status); managed
   fields, owner references and the rest are dropped when indexing, and of a
-  Secret only its name, labels and annotations are ever read (never its
-  data). :meth:`Observer.stats` reports the object count and approximate
-  bytes of the current snapshot.
+  Lease only its operation record is kept. :meth:`Observer.stats`
+  reports the object count and approximate bytes of the current snapshot.
 """
 
 import concurrent.futures
@@ -43,6 +43,7 @@ import json
 import threading
 import time
 
+from magnum_capi_rdma import operations
 from magnum_capi_rdma import status
 
 CLUSTER_LABEL = "capi.stackhpc.com/cluster"
@@ -75,21 +76,13 @@ def slim(obj):
     return out
 
 
-def secret_metadata(obj):
-    """{name, namespace, labels, annotations} of a Secret; never data."""
-    meta = obj.get("metadata") or {}
-    return {"name": meta.get("name"), "namespace": meta.get("namespace"),
-            "labels": dict(meta.get("labels") or {}),
-            "annotations": dict(meta.get("annotations") or {})}
-
-
 class Snapshot(object):
     """One LIST of every kind, indexed by (namespace, release)."""
 
-    def __init__(self, objects_by_kind, taken_at, secrets=()):
+    def __init__(self, objects_by_kind, taken_at, leases=()):
         self.taken_at = taken_at
         self._index = {}
-        self._secrets = {}
+        self._operations = {}
         self.objects = 0
         self.bytes = 0
         for kind, objects in objects_by_kind.items():
@@ -102,11 +95,12 @@ class Snapshot(object):
                 key = (kept["metadata"].get("namespace"), release)
                 self._index.setdefault(key, {}).setdefault(kind, []).append(
                     kept)
-        for secret in secrets:
-            kept = secret_metadata(secret if "metadata" in secret
-                                   else {"metadata": secret})
-            self._count(kept)
-            self._secrets[(kept["namespace"], kept["name"])] = kept
+        for lease in leases:
+            meta = lease.get("metadata") or {}
+            record = operations.from_lease(lease)
+            self._count({"metadata": meta})
+            self._operations[(meta.get("namespace"), meta.get("name"))] = (
+                record)
 
     def _count(self, obj):
         # Approximate size: every SAMPLE-th object serialised, scaled up.
@@ -115,9 +109,11 @@ class Snapshot(object):
             self.bytes += SAMPLE * len(json.dumps(
                 obj, separators=(",", ":"), default=str))
 
-    def secret(self, namespace, name):
-        """{name, namespace, labels, annotations} of a driver Secret."""
-        return self._secrets.get((namespace, name))
+    def operation(self, namespace, release):
+        """The release's :class:`operations.Record` (empty if none)."""
+        return self._operations.get(
+            (namespace, operations.lease_name(release)),
+            operations.Record())
 
     def observed(self, namespace, release):
         found = self._index.get((namespace, release), {})
@@ -158,18 +154,18 @@ def _release_of(kind, obj):
 class Observer(object):
     """Shared, bounded-age snapshots of the management cluster.
 
-    :param kube: the Kube adapter (``list_all``; Secrets through
-        ``Kube.list_secret_metadata_all``).
+    :param kube: the Kube adapter (``list_all``; the operation Leases
+        through ``Kube.list_leases_all``).
     :param max_age: seconds a snapshot may be served after its LISTs.
-    :param secret_selector: label selector of the driver's own Secrets.
+    :param owner_selector: label selector of the driver's own Leases.
     """
 
     def __init__(self, kube, max_age=5.0, clock=time.monotonic,
-                 secret_selector=OWNER_SELECTOR):
+                 owner_selector=OWNER_SELECTOR):
         self._kube = kube
         self._max_age = max_age
         self._clock = clock
-        self._secret_selector = secret_selector
+        self._owner_selector = owner_selector
         self._lock = threading.Lock()
         self._snapshot = None
         self.lists = 0
@@ -194,22 +190,22 @@ class Observer(object):
             futures = {kind: pool.submit(self._kube.list_all, kind,
                                          label_selector=None)
                        for kind in KINDS}
-            secrets = pool.submit(self._kube.list_secret_metadata_all,
-                                  self._secret_selector)
+            leases = pool.submit(self._kube.list_leases_all,
+                                 self._owner_selector)
             objects = {kind: f.result() for kind, f in futures.items()}
-            secrets = secrets.result()
+            leases = leases.result()
         self.lists += len(KINDS) + 1
         self.snapshots += 1
         listed = self._clock()
         self.last_list_seconds = listed - started
-        return Snapshot(objects, listed, secrets)
+        return Snapshot(objects, listed, leases)
 
     def observed(self, namespace, release):
         return self.snapshot().observed(namespace, release)
 
-    def secret(self, namespace, name):
-        """Metadata of one of the driver's Secrets, from the snapshot."""
-        return self.snapshot().secret(namespace, name)
+    def operation(self, namespace, release):
+        """The release's operation record, from the snapshot."""
+        return self.snapshot().operation(namespace, release)
 
     def stats(self):
         """Size of the current snapshot and LISTs made so far."""

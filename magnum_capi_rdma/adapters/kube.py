@@ -31,8 +31,6 @@ from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
 
 LOG = logging.getLogger(__name__)
 
-_PARTIAL_METADATA = ("application/json;as=PartialObjectMetadataList;"
-                     "g=meta.k8s.io;v=v1")
 
 #: short key -> (apiVersion option, plural)
 KINDS = {
@@ -80,8 +78,6 @@ class KubeError(Exception):
 
 def _reason(exc):
     """The API server's message from an ApiException, shortened."""
-    import json
-
     body = getattr(exc, "body", None)
     message = None
     if body:
@@ -170,6 +166,9 @@ class Kube(object):
         self.plurals = dict(plurals or {})
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        self.coordination = client.CoordinationV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self._username = None
 
     @classmethod
     def from_config(cls, conf=cfg.CONF):
@@ -464,13 +463,6 @@ class Kube(object):
                 "annotations": dict(secret.metadata.annotations or {}),
                 "type": secret.type}
 
-    def annotate_secret(self, namespace, name, annotations):
-        """Merge annotations into a Secret (None removes one)."""
-        self._call("annotate", "secret", namespace, name,
-                   self.core.patch_namespaced_secret, name, namespace,
-                   {"metadata": {"annotations": dict(annotations)}},
-                   _content_type=MERGE_PATCH)
-
     def delete_secret(self, namespace, name):
         """Delete a Secret; False if it did not exist."""
         try:
@@ -492,33 +484,6 @@ class Kube(object):
                  "labels": dict(item.metadata.labels or {}),
                  "type": item.type} for item in result.items]
 
-    def list_secret_metadata_all(self, label_selector):
-        """Metadata of matching Secrets in every namespace, in one LIST.
-
-        Asks for PartialObjectMetadata, so Secret data never leaves the
-        API server. Items are ``{name, namespace, labels, annotations}``.
-        """
-        def call():
-            response = self.core.list_secret_for_all_namespaces(
-                label_selector=label_selector,
-                _headers={"Accept": _PARTIAL_METADATA},
-                _preload_content=False)
-            data = getattr(response, "data", None)
-            if data is None:
-                data = response.read()
-            return json.loads(data)
-
-        result = self._call("list", "secrets", "all namespaces", None, call)
-        # An empty PartialObjectMetadataList has "items": null.
-        out = []
-        for item in result.get("items") or ():
-            meta = item.get("metadata") or {}
-            out.append({"name": meta.get("name"),
-                        "namespace": meta.get("namespace"),
-                        "labels": dict(meta.get("labels") or {}),
-                        "annotations": dict(meta.get("annotations") or {})})
-        return out
-
     def delete_secrets(self, namespace, label_selector):
         """Delete every matching Secret; returns how many went."""
         if not label_selector:
@@ -529,3 +494,134 @@ class Kube(object):
             if self.delete_secret(namespace, secret["name"]):
                 count += 1
         return count
+
+    # -- leases (the operation record and lock) --------------------------
+    def _lease_dict(self, lease):
+        return self.api_client.sanitize_for_serialization(lease)
+
+    def get_lease(self, namespace, name):
+        """The Lease as a dict, or None."""
+        try:
+            lease = self._call("read", "lease", namespace, name,
+                               self.coordination.read_namespaced_lease,
+                               name, namespace)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._lease_dict(lease)
+
+    def create_lease(self, namespace, body):
+        """Create a Lease; KubeError with status 409 if it exists."""
+        name = body["metadata"]["name"]
+        return self._lease_dict(self._call(
+            "create", "lease", namespace, name,
+            self.coordination.create_namespaced_lease, namespace, body))
+
+    def replace_lease(self, namespace, body):
+        """Replace a Lease; status 409 if ``resourceVersion`` is stale."""
+        name = body["metadata"]["name"]
+        return self._lease_dict(self._call(
+            "replace", "lease", namespace, name,
+            self.coordination.replace_namespaced_lease, name, namespace,
+            body))
+
+    def list_leases_all(self, label_selector):
+        """Matching Leases of every namespace, in one LIST (dicts)."""
+        result = self._call(
+            "list", "leases", "all namespaces", None,
+            self.coordination.list_lease_for_all_namespaces,
+            label_selector=label_selector)
+        return [self._lease_dict(item) for item in result.items]
+
+    def delete_leases(self, namespace, label_selector):
+        """Delete every matching Lease of a namespace; how many went."""
+        if not label_selector:
+            raise KubeError("refusing to delete every lease in %s: no "
+                            "label selector" % namespace)
+        result = self._call("list", "leases", namespace, None,
+                            self.coordination.list_namespaced_lease,
+                            namespace, label_selector=label_selector)
+        count = 0
+        for item in result.items:
+            try:
+                self._call("delete", "lease", namespace, item.metadata.name,
+                           self.coordination.delete_namespaced_lease,
+                           item.metadata.name, namespace)
+                count += 1
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+        return count
+
+    # -- identity and the per-namespace role -------------------------------
+    def username(self):
+        """Who the driver is on the management cluster (SelfSubjectReview).
+
+        Cached: the identity of a kubeconfig does not change while the
+        process runs.
+        """
+        if self._username is None:
+            from kubernetes import client
+
+            review = self._call(
+                "create", "selfsubjectreview", None, None,
+                client.AuthenticationV1Api(
+                    self.api_client).create_self_subject_review,
+                {"apiVersion": "authentication.k8s.io/v1",
+                 "kind": "SelfSubjectReview"})
+            self._username = review.status.user_info.username
+        return self._username
+
+    def allowed(self, namespace, verb, resource, group=""):
+        """SelfSubjectAccessReview: may the driver do this?"""
+        from kubernetes import client
+
+        review = self._call(
+            "create", "selfsubjectaccessreview", namespace, None,
+            client.AuthorizationV1Api(
+                self.api_client).create_self_subject_access_review,
+            {"spec": {"resourceAttributes": {
+                "namespace": namespace, "verb": verb,
+                "resource": resource, "group": group}}})
+        return bool(review.status.allowed)
+
+    def ensure_role_binding(self, namespace, name, cluster_role, user,
+                            labels=None, settle=10.0, interval=0.2,
+                            clock=time.monotonic, sleep=time.sleep):
+        """Bind ``cluster_role`` to ``user`` in ``namespace`` (idempotent).
+
+        A new binding takes a moment to reach the API server's authorizer:
+        when one is created, this waits (up to ``settle`` seconds) until
+        the driver may create Secrets in the namespace.
+        Returns True if it created the binding.
+        """
+        body = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": dict(labels or {})},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole", "name": cluster_role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io",
+                          "kind": "User", "name": user}],
+        }
+        try:
+            self._call("create", "rolebinding", namespace, name,
+                       self.rbac.create_namespaced_role_binding, namespace,
+                       body)
+        except KubeError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        deadline = clock() + settle
+        while not self.allowed(namespace, "create", "secrets"):
+            if clock() >= deadline:
+                raise KubeError(
+                    "the role binding %s/%s (ClusterRole %s) does not let "
+                    "%s create Secrets in %s after %.0f s; check the "
+                    "ClusterRole exists (etc/rbac)" % (
+                        namespace, name, cluster_role, user, namespace,
+                        settle))
+            sleep(interval)
+        return True

@@ -158,9 +158,8 @@ def test_unreachable_api_is_transient(management_cluster, tmp_path):
 def test_secrets_apply_get_delete(kube, namespace):
     labels = dict(OWNER, **{"magnum.openstack.org/cluster-uuid": "u1"})
     kube.apply_secret(namespace, "s1", {"clouds.yaml": "a: 1\n"},
-                      labels=labels)
+                      labels=labels, annotations={"op": "CREATE"})
     assert kube.get_secret(namespace, "s1") == {"clouds.yaml": "a: 1\n"}
-    kube.annotate_secret(namespace, "s1", {"op": "CREATE"})
 
     # Replace: new data, annotations kept, idempotent.
     for _ in range(2):

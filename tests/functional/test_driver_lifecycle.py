@@ -36,6 +36,7 @@ from magnum.tests.unit.objects import utils as obj_utils
 import pytest
 
 from magnum_capi_rdma import driver as capi_driver
+from magnum_capi_rdma import operations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -204,6 +205,9 @@ class LifecycleBase(db_base.DbTestCase):
             secrets = self.kube.list_secrets(ns, None)
             if secrets:
                 found["secrets"] = [s["name"] for s in secrets]
+            leases = self.kube.coordination.list_namespaced_lease(ns).items
+            if leases:
+                found["leases"] = [x.metadata.name for x in leases]
             found["namespace"] = ns
         return found
 
@@ -388,10 +392,13 @@ class TestLifecycle(LifecycleBase):
         # Five minutes pass: move the recorded start back.
         started = datetime.datetime.now(datetime.timezone.utc) - \
             datetime.timedelta(minutes=6)
-        self.kube.annotate_secret(
-            self.namespace(cluster),
-            capi_driver.credentials_secret_name(release),
-            {capi_driver.OP_STARTED_ANNOTATION: started.isoformat()})
+        lease = self.kube.get_lease(self.namespace(cluster),
+                                    operations.lease_name(release))
+        assert lease["metadata"]["annotations"][
+            operations.OPERATION_KEY] == "CREATE"
+        lease["metadata"]["annotations"][operations.STARTED_KEY] = (
+            started.isoformat())
+        self.kube.replace_lease(self.namespace(cluster), lease)
         cluster = self.sync(cluster)
         assert cluster.status == fields.ClusterStatus.CREATE_FAILED
         assert cluster.status_reason.startswith("Timed out after 5 minutes")

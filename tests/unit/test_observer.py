@@ -13,7 +13,10 @@
 # under the License.
 """The observer indexes one LIST per kind by namespace and release."""
 
+import datetime
+
 from magnum_capi_rdma import observer
+from magnum_capi_rdma import operations
 
 
 def obj(kind_name, namespace, release, **extra):
@@ -23,9 +26,9 @@ def obj(kind_name, namespace, release, **extra):
 
 
 class CountingKube(object):
-    def __init__(self, objects, secrets=()):
+    def __init__(self, objects, leases=()):
         self.objects = objects
-        self.secrets = list(secrets)
+        self.leases = list(leases)
         self.calls = []
         self.selectors = []
 
@@ -33,10 +36,10 @@ class CountingKube(object):
         self.calls.append(kind)
         return list(self.objects.get(kind, ()))
 
-    def list_secret_metadata_all(self, label_selector):
-        self.calls.append("secret")
+    def list_leases_all(self, label_selector):
+        self.calls.append("lease")
         self.selectors.append(label_selector)
-        return list(self.secrets)
+        return list(self.leases)
 
 
 def test_releases_are_kept_apart_and_addon_kinds_combine():
@@ -70,7 +73,7 @@ def test_one_list_per_kind_per_snapshot_however_many_clusters():
     obs = observer.Observer(kube, max_age=5, clock=lambda: clock[0])
     for i in range(50):
         assert obs.observed("ns", "r%d" % i).cluster is not None
-    per_snapshot = len(observer.KINDS) + 1  # + the driver's Secrets
+    per_snapshot = len(observer.KINDS) + 1  # + the driver's Leases
     assert len(kube.calls) == per_snapshot
     clock[0] = 6.0  # older than max_age: one fresh LIST per kind
     obs.observed("ns", "r1")
@@ -101,31 +104,27 @@ def test_only_the_fields_status_reads_are_kept():
     assert 0 < stats["approx_bytes"] < observer.SAMPLE * 1000
 
 
-def test_secrets_come_from_one_selected_list_without_data():
-    secrets = [{"metadata": {"name": "r%d-cloud-credentials" % i,
-                             "namespace": "ns",
-                             "annotations": {"op": str(i)}},
-                "data": {"clouds.yaml": "c2VjcmV0"}}
-               for i in range(20)]
-    kube = CountingKube({}, secrets)
+def test_operation_records_come_from_one_selected_lease_list():
+    leases = [{"metadata": {
+        "name": "r%d-operation" % i, "namespace": "ns",
+        "annotations": {
+            operations.OPERATION_KEY: "UPDATE",
+            operations.STARTED_KEY: "2026-11-23T10:00:%02d+00:00" % i,
+            operations.TIMEOUT_KEY: str(i + 1)}},
+        "spec": {"holderIdentity": None, "leaseDurationSeconds": 60}}
+        for i in range(20)]
+    kube = CountingKube({}, leases)
     obs = observer.Observer(kube, max_age=60)
     for i in range(20):
-        found = obs.secret("ns", "r%d-cloud-credentials" % i)
-        assert found["annotations"] == {"op": str(i)}
-        assert "data" not in found
-    assert obs.secret("ns", "missing") is None
-    assert obs.secret("other-ns", "r1-cloud-credentials") is None
-    assert kube.calls.count("secret") == 1
+        record = obs.operation("ns", "r%d" % i)
+        assert record.operation == "UPDATE"
+        assert record.started == datetime.datetime(
+            2026, 11, 23, 10, 0, i, tzinfo=datetime.timezone.utc)
+        assert record.timeout_minutes == i + 1
+    assert obs.operation("ns", "missing") == operations.Record()
+    assert obs.operation("other-ns", "r1").started is None
+    assert kube.calls.count("lease") == 1
     assert kube.selectors == [observer.OWNER_SELECTOR]
-
-
-def test_secret_metadata_as_the_adapter_returns_it():
-    # Kube.list_secret_metadata_all returns flat {name, namespace, ...} dicts.
-    flat = [{"name": "r1-cloud-credentials", "namespace": "ns",
-             "labels": {}, "annotations": {"op": "CREATE"}}]
-    obs = observer.Observer(CountingKube({}, flat), max_age=60)
-    found = obs.secret("ns", "r1-cloud-credentials")
-    assert found["annotations"] == {"op": "CREATE"}
 
 
 def test_stats_before_any_snapshot():
