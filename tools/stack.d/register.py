@@ -14,8 +14,9 @@
 """Register the local stack in Keystone and seed Glance, in one process.
 
 Run with the stack venv's python: ``register.py SPEC.json``. The spec (written
-by stack.py) names the admin credentials, service users, demo projects,
-catalog entries and images. Every step is idempotent: what exists is kept,
+by stack.py) names the admin credentials, service users, roles, domains with
+their admin user (Heat's stack domain), demo projects, catalog entries and
+images. Every step is idempotent: what exists is kept,
 passwords and endpoint URLs are brought up to date.
 """
 
@@ -84,9 +85,33 @@ def ensure_endpoints(conn, service, url, region):
             conn.identity.update_endpoint(endpoint, url=url)
 
 
+def ensure_domain(conn, name):
+    domain = conn.identity.find_domain(name)
+    if domain is None:
+        domain = conn.identity.create_domain(
+            name=name, description="Created by tools/stack")
+    return domain
+
+
+def ensure_domain_admin(conn, entry, admin_role):
+    """A domain and its admin user (e.g. Heat's stack domain)."""
+    domain = ensure_domain(conn, entry["name"])
+    user = conn.identity.find_user(entry["admin"], domain_id=domain.id)
+    if user is None:
+        user = conn.identity.create_user(
+            name=entry["admin"], password=entry["password"],
+            domain_id=domain.id)
+    else:
+        conn.identity.update_user(user, password=entry["password"])
+    conn.identity.assign_domain_role_to_user(domain, user, admin_role)
+
+
 def register(conn, spec):
     roles = {name: ensure_role(conn, name)
-             for name in ("admin", "member", "reader", "service")}
+             for name in spec.get("roles", ("admin", "member", "reader",
+                                            "service"))}
+    for entry in spec.get("domains", ()):
+        ensure_domain_admin(conn, entry, roles["admin"])
     service_project = ensure_project(conn, "service")
     for user in spec["service_users"]:
         account = ensure_user(conn, user["name"], user["password"],
@@ -98,7 +123,7 @@ def register(conn, spec):
         project = ensure_project(conn, entry["project"])
         account = ensure_user(conn, entry["user"], entry["password"],
                               project)
-        for role in ("member", "reader"):
+        for role in entry.get("roles", ("member", "reader")):
             conn.identity.assign_project_role_to_user(
                 project, account, roles[role])
     for entry in spec["catalog"]:

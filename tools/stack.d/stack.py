@@ -18,6 +18,10 @@ Runs with the system python3 and the standard library only. Everything the
 stack writes (configuration, databases, logs, PID files) lives in one state
 folder; the services' Python venv lives in the cache, keyed by a hash of
 ``requirements.txt`` beside this file. All services listen on 127.0.0.1.
+
+Heat (API and engine) and Horizon (with magnum-ui) are optional extras:
+``tools/stack up --with heat,horizon`` (or ``MAGNUM_CAPI_RDMA_STACK_WITH``)
+starts them too; a later plain ``up`` keeps running extras running.
 """
 
 import argparse
@@ -52,13 +56,21 @@ PROJECTS = ("demo", "demo2")
 PORTS = {
     "mariadb": 3306, "epmd": 4369, "rabbitmq": 5672, "keystone": 5000,
     "glance": 9292, "stubs": 8774, "magnum-api": 9511,
+    "heat-api": 8004, "horizon": 8080,
 }
 STUB_PORTS = {"compute": 8774, "network": 9696, "volume": 8776}
 RABBIT_DIST_PORT = 25672
 # stop order (the reverse of the start order)
-SERVICES = ("simulator", "magnum-conductor", "magnum-api", "glance",
-            "stubs", "keystone", "rabbitmq", "epmd", "mariadb")
-KILL_AFTER = {"magnum-conductor": 2.0}
+SERVICES = ("horizon", "heat-api", "heat-engine", "simulator",
+            "magnum-conductor", "magnum-api", "glance", "stubs", "keystone",
+            "rabbitmq", "epmd", "mariadb")
+KILL_AFTER = {"magnum-conductor": 2.0, "heat-engine": 5.0}
+# optional parts: `tools/stack up --with heat,horizon`
+EXTRAS = {"heat": ("heat-engine", "heat-api"), "horizon": ("horizon",)}
+EXTRA_SERVICES = tuple(n for names in EXTRAS.values() for n in names)
+HEAT_DOMAIN = "heat"
+HEAT_DOMAIN_ADMIN = "heat_domain_admin"
+HEAT_ROLES = ("heat_stack_owner", "heat_stack_user")
 
 
 class StackError(Exception):
@@ -454,15 +466,18 @@ def _ensure_project(venv, python):
 def secrets_file():
     """Passwords of this state folder, made once."""
     target = path("secrets.json")
+    values = {}
     if os.path.exists(target):
         with open(target) as handle:
-            return json.load(handle)
+            values = json.load(handle)
     names = ("admin", "mariadb_keystone", "mariadb_magnum", "glance",
-             "magnum") + PROJECTS
-    values = {name: secrets.token_urlsafe(18) for name in names}
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(values, handle, indent=1)
+             "magnum", "mariadb_heat", "heat", HEAT_DOMAIN_ADMIN,
+             "horizon_secret_key") + PROJECTS
+    missing = [name for name in names if name not in values]
+    if missing:
+        # a state folder made before a part was added gets its new ones
+        values.update({name: secrets.token_urlsafe(18) for name in missing})
+        write(target, json.dumps(values, indent=1), 0o600)
     return values
 
 
@@ -557,11 +572,13 @@ class Stack(object):
     def mariadb_socket(self):
         return path("mariadb", "mysqld.sock")
 
-    def setup_databases(self):
-        if done("databases"):
+    def setup_databases(self, names=("keystone", "magnum")):
+        marker = "databases" if names == ("keystone", "magnum") else \
+            "databases-" + "-".join(names)
+        if done(marker):
             return
         statements = []
-        for db in ("keystone", "magnum"):
+        for db in names:
             password = self.pw["mariadb_" + db]
             statements += [
                 "CREATE DATABASE IF NOT EXISTS %s" % db,
@@ -574,7 +591,7 @@ class Stack(object):
         run(["mariadb", "--no-defaults", "-S", self.mariadb_socket(),
              "-u", "root", "-e", "; ".join(statements)],
             "creating the databases")
-        mark("databases")
+        mark(marker)
 
     def db_url(self, db):
         return "mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8" % (
@@ -671,7 +688,8 @@ class Stack(object):
             "keystone-manage bootstrap")
         mark("keystone")
 
-    def gunicorn(self, name, app, ports, workers=1, env=None):
+    def gunicorn(self, name, app, ports, workers=1, env=None,
+                 access_log=False):
         if running_pid(name):
             return
         for port in ports:
@@ -684,6 +702,11 @@ class Stack(object):
                 "--graceful-timeout", "3", "--name", "stack-" + name]
         for port in ports:
             argv += ["--bind", "%s:%d" % (HOST, port)]
+        if access_log:
+            # one line per request in logs/NAME.log: which calls a client
+            # really makes (request line and status; no headers, no token)
+            argv += ["--access-logfile", "-", "--access-logformat",
+                     '%(r)s %(s)s']
         spawn(name, argv + [app], env=env)
 
     def start_keystone(self):
@@ -734,7 +757,8 @@ class Stack(object):
                       env={"STUBS_KEYSTONE_URL": keystone_url(),
                            "STUBS_COMPUTE_PORT": str(STUB_PORTS["compute"]),
                            "STUBS_NETWORK_PORT": str(STUB_PORTS["network"]),
-                           "STUBS_VOLUME_PORT": str(STUB_PORTS["volume"])})
+                           "STUBS_VOLUME_PORT": str(STUB_PORTS["volume"])},
+                      access_log=True)
 
     # -- Magnum
     def magnum_conf(self):
@@ -793,21 +817,164 @@ class Stack(object):
             spawn("magnum-conductor", [self.bin("magnum-conductor"),
                                        "--config-file", conf])
 
+    # -- Heat (optional): API under gunicorn, engine, on MariaDB + RabbitMQ
+    def heat_conf(self):
+        etc = os.path.join(self.venv, "etc", "heat")
+        trustee = {"auth_type": "password", "auth_url": keystone_url(),
+                   "username": "heat", "password": self.pw["heat"],
+                   "user_domain_name": "Default"}
+        write(path("heat", "heat.conf"), ini({
+            "DEFAULT": {
+                "transport_url": "rabbit://guest:guest@%s:%d/" % (
+                    HOST, PORTS["rabbitmq"]),
+                "host": "localhost",
+                "debug": "false",
+                "num_engine_workers": 1,
+                "region_name_for_services": REGION,
+                "stack_user_domain_name": HEAT_DOMAIN,
+                "stack_domain_admin": HEAT_DOMAIN_ADMIN,
+                "stack_domain_admin_password": self.pw[HEAT_DOMAIN_ADMIN],
+                "environment_dir": os.path.join(etc, "environment.d"),
+                "template_dir": os.path.join(etc, "templates"),
+                # no Nova servers here: nothing calls these back
+                "heat_metadata_server_url": "http://%s:8000" % HOST,
+                "heat_waitcondition_server_url":
+                    "http://%s:8000/v1/waitcondition" % HOST,
+            },
+            "database": {"connection": self.db_url("heat")},
+            "keystone_authtoken": authtoken("heat", self.pw["heat"]),
+            "trustee": trustee,
+            "clients_keystone": {"auth_uri": keystone_url()},
+            "clients": {"endpoint_type": "publicURL"},
+            "ec2authtoken": {"auth_uri": keystone_url() + "/v3"},
+            "paste_deploy": {"api_paste_config": os.path.join(
+                etc, "api-paste.ini")},
+            "heat_api": {"workers": 1},
+            "oslo_messaging_notifications": {"driver": "noop"},
+            "oslo_concurrency": {"lock_path": path("heat", "locks")},
+        }), 0o600)
+        return path("heat", "heat.conf")
+
+    def setup_heat(self):
+        conf = self.heat_conf()
+        self.setup_databases(("heat",))
+        if not done("heat"):
+            log("heat: database migrations")
+            run([self.bin("heat-manage"), "--config-file", conf, "db_sync"],
+                "heat-manage db_sync")
+            mark("heat")
+
+    def start_heat(self):
+        conf = self.heat_conf()
+        if not running_pid("heat-engine"):
+            spawn("heat-engine", [self.bin("heat-engine"), "--config-file",
+                                  conf])
+        self.gunicorn("heat-api", "wsgi_apps:heat()", [PORTS["heat-api"]],
+                      env={"STACK_CONFIG_DIR": path("heat")})
+
+    # -- Horizon (optional) with magnum-ui, under gunicorn
+    def horizon_settings(self):
+        """The state folder's Horizon settings, exec'd by settings.py."""
+        settings = {
+            "DEBUG": False,
+            "ALLOWED_HOSTS": [HOST, "localhost"],
+            "SECRET_KEY": self.pw["horizon_secret_key"],
+            "WEBROOT": "/",
+            "OPENSTACK_HOST": HOST,
+            "OPENSTACK_KEYSTONE_URL": keystone_url() + "/v3",
+            "OPENSTACK_KEYSTONE_DEFAULT_DOMAIN": "Default",
+            "OPENSTACK_KEYSTONE_DEFAULT_ROLE": "member",
+            "OPENSTACK_ENDPOINT_TYPE": "publicURL",
+            "AVAILABLE_REGIONS": [],
+            "SESSION_ENGINE":
+                "django.contrib.sessions.backends.signed_cookies",
+            "CACHES": {"default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+            "COMPRESS_OFFLINE": True,
+            "TIME_ZONE": "UTC",
+            "OPENSTACK_NEUTRON_NETWORK": {
+                "enable_router": False, "enable_quotas": False,
+                "enable_ipv6": False, "enable_distributed_router": False,
+                "enable_ha_router": False, "enable_fip_topology_check":
+                    False},
+            "LOGGING": {"version": 1, "disable_existing_loggers": False,
+                        "handlers": {"console": {
+                            "class": "logging.StreamHandler"}},
+                        "root": {"handlers": ["console"],
+                                 "level": "WARNING"}},
+        }
+        lines = ["# tools/stack: Horizon settings of this state folder"]
+        lines += ["%s = %r" % item for item in sorted(settings.items())]
+        target = path("horizon", "local_settings.py")
+        write(target, "\n".join(lines) + "\n", 0o600)
+        return target
+
+    def setup_horizon(self):
+        """magnum-ui's panels enabled, static files collected, compressed.
+
+        Done once per venv: the enabled files and the compressed assets do
+        not depend on the state folder.
+        """
+        settings = self.horizon_settings()
+        marker = os.path.join(self.venv, ".horizon-ready")
+        if os.path.exists(marker):
+            return
+        log("horizon: enabling magnum-ui, collecting and compressing static "
+            "files (once per venv)")
+        site = _site_packages(self.venv)
+        dashboard = os.path.join(site, "openstack_dashboard", "local")
+        enabled = os.path.join(site, "magnum_ui", "enabled")
+        for name in sorted(os.listdir(enabled)):
+            if name.startswith("_") and name.endswith(".py") and \
+                    name != "__init__.py":
+                shutil.copyfile(os.path.join(enabled, name),
+                                os.path.join(dashboard, "enabled", name))
+        os.makedirs(os.path.join(dashboard, "local_settings.d"),
+                    exist_ok=True)
+        write(os.path.join(dashboard, "local_settings.d",
+                           "_90_magnum_capi_rdma_stack.py"), HORIZON_SNIPPET)
+        env = {"DJANGO_SETTINGS_MODULE": "openstack_dashboard.settings",
+               "MAGNUM_CAPI_RDMA_HORIZON_SETTINGS": settings}
+        for command in (["collectstatic", "--noinput", "-v", "0"],
+                        ["compress", "--force", "-v", "0"]):
+            run([self.bin("python"), "-m", "django"] + command,
+                "horizon: django-admin " + command[0], env=env)
+        open(marker, "w").close()
+
+    def start_horizon(self):
+        settings = self.horizon_settings()
+        self.gunicorn("horizon", "wsgi_apps:horizon()", [PORTS["horizon"]],
+                      workers=2,
+                      env={"MAGNUM_CAPI_RDMA_HORIZON_SETTINGS": settings})
+
     # -- Keystone catalog, users, projects; Glance image
-    def register(self):
+    def register(self, extras=()):
+        heat = "heat" in extras
+        service_users = [
+            {"name": "glance", "password": self.pw["glance"],
+             "roles": ["admin", "service"]},
+            {"name": "magnum", "password": self.pw["magnum"],
+             "roles": ["admin", "service"]},
+        ]
+        project_roles = ["member", "reader"]
+        domains = []
+        if heat:
+            service_users.append({"name": "heat", "password": self.pw["heat"],
+                                  "roles": ["admin", "service"]})
+            project_roles.append("heat_stack_owner")
+            domains.append({"name": HEAT_DOMAIN, "admin": HEAT_DOMAIN_ADMIN,
+                            "password": self.pw[HEAT_DOMAIN_ADMIN]})
         spec = {
             "auth_url": keystone_url() + "/v3",
             "admin_password": self.pw["admin"],
             "region": REGION,
-            "service_users": [
-                {"name": "glance", "password": self.pw["glance"],
-                 "roles": ["admin", "service"]},
-                {"name": "magnum", "password": self.pw["magnum"],
-                 "roles": ["admin", "service"]},
-            ],
-            "projects": [{"project": p, "user": p, "password": self.pw[p]}
-                         for p in PROJECTS],
-            "catalog": catalog(),
+            "service_users": service_users,
+            "roles": ["admin", "member", "reader", "service"] + (
+                list(HEAT_ROLES) if heat else []),
+            "domains": domains,
+            "projects": [{"project": p, "user": p, "password": self.pw[p],
+                          "roles": project_roles} for p in PROJECTS],
+            "catalog": catalog(extras),
             "images": [IMAGE],
         }
         text = json.dumps(spec, indent=1, sort_keys=True)
@@ -860,9 +1027,9 @@ def _group_name():
     return grp.getgrgid(os.getegid()).gr_name
 
 
-def catalog():
+def catalog(extras=()):
     base = "http://%s:%%d" % HOST
-    return [
+    entries = [
         {"type": "image", "name": "glance",
          "url": base % PORTS["glance"]},
         {"type": "compute", "name": "nova",
@@ -874,6 +1041,33 @@ def catalog():
         {"type": "container-infra", "name": "magnum",
          "url": base % PORTS["magnum-api"] + "/v1"},
     ]
+    if "heat" in extras:
+        entries.append({"type": "orchestration", "name": "heat",
+                        "url": base % PORTS["heat-api"]
+                        + "/v1/$(project_id)s"})
+    return entries
+
+
+def _site_packages(venv):
+    lib = os.path.join(venv, "lib")
+    for name in sorted(os.listdir(lib)):
+        site = os.path.join(lib, name, "site-packages")
+        if name.startswith("python") and os.path.isdir(site):
+            return site
+    raise StackError("no site-packages in %s" % venv)
+
+
+# Put in the venv's openstack_dashboard/local/local_settings.d: Horizon's
+# settings.py execs it; it execs the state folder's settings file.
+HORIZON_SNIPPET = """\
+# Written by magnum-capi-rdma tools/stack: the settings of the local stack's
+# state folder, named by $MAGNUM_CAPI_RDMA_HORIZON_SETTINGS.
+import os as _stack_os
+_stack_settings = _stack_os.environ.get("MAGNUM_CAPI_RDMA_HORIZON_SETTINGS")
+if _stack_settings:
+    with open(_stack_settings, encoding="utf-8") as _stack_file:
+        exec(_stack_file.read())
+"""
 
 
 # ----------------------------------------------------------- client files
@@ -893,7 +1087,7 @@ def credentials(pw, project):
     }
 
 
-def write_client_files(pw, venv):
+def write_client_files(pw, venv, extras=()):
     clouds = {}
     for project in ("admin",) + PROJECTS:
         env = credentials(pw, project)
@@ -916,14 +1110,21 @@ def write_client_files(pw, venv):
     # JSON is valid YAML: no PyYAML needed here
     write(path("clouds.yaml"), json.dumps({"clouds": clouds}, indent=2)
           + "\n", 0o600)
-    write(path("stack.json"), json.dumps({
+    info = {
         "state": STATE, "venv": venv, "repo": REPO,
         "openstack": os.path.join(venv, "bin", "openstack"),
         "ports": dict(PORTS, **STUB_PORTS),
         "image": IMAGE["name"],
         "credentials": {p: credentials(pw, p)
                         for p in ("admin",) + PROJECTS},
-    }, indent=1, sort_keys=True) + "\n", 0o600)
+        "extras": sorted(extras),
+    }
+    if "heat" in extras:
+        info["heat"] = "http://%s:%d/v1" % (HOST, PORTS["heat-api"])
+    if "horizon" in extras:
+        info["horizon"] = "http://%s:%d/" % (HOST, PORTS["horizon"])
+    write(path("stack.json"), json.dumps(info, indent=1, sort_keys=True)
+          + "\n", 0o600)
 
 
 # -------------------------------------------------------------- commands
@@ -936,17 +1137,45 @@ def ports_of(name):
     return []
 
 
+def parse_extras(text):
+    """The set of extras named in TEXT ("heat,horizon"; "" for none)."""
+    names = {n.strip() for n in (text or "").split(",") if n.strip()}
+    unknown = sorted(names - set(EXTRAS))
+    if unknown:
+        raise StackError("unknown service for --with: %s (choose from %s)"
+                         % (", ".join(unknown), ",".join(sorted(EXTRAS))))
+    return names
+
+
+def running_extras():
+    """Extras with a running process: a plain `up` keeps them."""
+    return {extra for extra, names in EXTRAS.items()
+            if any(running_pid(n) for n in names)}
+
+
+def recorded_extras():
+    try:
+        with open(path("extras")) as handle:
+            return parse_extras(handle.read())
+    except (OSError, StackError):
+        return set()
+
+
 def cmd_up(args):
     os.makedirs(STATE, exist_ok=True)
+    extras = parse_extras(args.with_) | running_extras()
     sampler = PeakSampler()
     sampler.start()
-    log("state folder %s" % STATE)
+    log("state folder %s; extras: %s" % (STATE, ",".join(sorted(extras))
+                                         or "none"))
     ensure_debs()
     bindir = install_test_tools()
     venv = ensure_venv()
     stack = Stack(venv, bindir, secrets_file())
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
         mgmt = pool.submit(stack.start_mgmt)
+        horizon = pool.submit(stack.setup_horizon) if "horizon" in extras \
+            else None
         stack.start_mariadb()
         stack.start_rabbitmq()
         stack.start_stubs()
@@ -954,16 +1183,26 @@ def cmd_up(args):
         wait_port("mariadb", PORTS["mariadb"], 60)
         stack.setup_databases()
         magnum = pool.submit(stack.setup_magnum)
+        heat = pool.submit(stack.setup_heat) if "heat" in extras else None
         stack.setup_keystone()
         stack.start_keystone()
         magnum.result()
         stack.start_magnum()
+        if heat:
+            heat.result()
+            stack.start_heat()
         wait_http("keystone", PORTS["keystone"], 90)
         glance.result()
-        stack.register()
+        stack.register(extras)
+        if horizon:
+            horizon.result()
+            stack.start_horizon()
         wait_port("rabbitmq", PORTS["rabbitmq"], 120)
         log("rabbitmq listens on port %d" % PORTS["rabbitmq"])
-        for name in ("stubs", "glance", "magnum-api"):
+        waits = ["stubs", "glance", "magnum-api"]
+        waits += ["heat-api"] if heat else []
+        waits += ["horizon"] if horizon else []
+        for name in waits:
             for port in ports_of(name):
                 wait_http(name, port, 120)
         problems = []
@@ -971,8 +1210,9 @@ def cmd_up(args):
             mgmt.result()
         except StackError as err:
             problems.append(str(err))
-    write_client_files(stack.pw, venv)
-    problems += check_alive(("magnum-conductor", "simulator"))
+    write(path("extras"), ",".join(sorted(extras)) + "\n")
+    write_client_files(stack.pw, venv, extras)
+    problems += check_alive(("magnum-conductor", "simulator", "heat-engine"))
     wall = time.monotonic() - T0
     peak = sampler.finish()
     metrics = {"wall_seconds": round(wall, 1), "peak_rss_bytes": peak,
@@ -1034,8 +1274,16 @@ def service_state(name):
     return "up", ports
 
 
+def shown_services():
+    """Core services, and the extras that are recorded or running."""
+    extras = recorded_extras() | running_extras()
+    return [name for name in reversed(SERVICES)
+            if name not in EXTRA_SERVICES
+            or any(name in EXTRAS[e] for e in extras)]
+
+
 def print_status():
-    for name in reversed(SERVICES):
+    for name in shown_services():
         state, ports = service_state(name)
         pid = running_pid(name)
         print("  %-17s %-8s %-17s %s" % (
@@ -1078,7 +1326,7 @@ def cmd_status(args):
     except (OSError, ValueError, KeyError):
         pass
     print("memory now: %s" % _mib(stack_rss()))
-    up = all(service_state(n)[0] == "up" for n in SERVICES
+    up = all(service_state(n)[0] == "up" for n in shown_services()
              if n != "simulator" or running_pid(n))
     return 0 if up and mgmt_state() != "down" else 1
 
@@ -1092,8 +1340,9 @@ def _recorded_venv():
 
 
 # stopped together, then the message bus and the database they use
-CLIENT_SERVICES = ("simulator", "magnum-conductor", "magnum-api", "glance",
-                   "stubs", "keystone")
+CLIENT_SERVICES = ("horizon", "heat-api", "heat-engine", "simulator",
+                   "magnum-conductor", "magnum-api", "glance", "stubs",
+                   "keystone")
 BACKING_SERVICES = ("rabbitmq", "epmd", "mariadb")
 
 
@@ -1132,6 +1381,8 @@ def cmd_down(args):
     for name in SERVICES:
         for port in ports_of(name):
             wait_port(name, port, 30, closed=True)
+    if os.path.exists(path("extras")):
+        os.unlink(path("extras"))
     if args.purge:
         shutil.rmtree(STATE)
         log("removed %s" % STATE)
@@ -1161,11 +1412,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="tools/stack",
         description="Local OpenStack (Keystone, Glance, Magnum with this "
-        "driver, stubs of Nova/Neutron/Cinder) and a management cluster, "
-        "all on 127.0.0.1. State: $MAGNUM_CAPI_RDMA_STATE (default %s)."
+        "driver, stubs of Nova/Neutron/Cinder; optionally Heat and Horizon) "
+        "and a management cluster, all on 127.0.0.1. "
+        "State: $MAGNUM_CAPI_RDMA_STATE (default %s)."
         % _default_state())
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start what is not running (idempotent)")
+    up = sub.add_parser("up", help="start what is not running (idempotent)")
+    up.add_argument(
+        "--with", dest="with_", metavar="heat,horizon",
+        default=os.environ.get("MAGNUM_CAPI_RDMA_STACK_WITH", ""),
+        help="also run these optional services (default: "
+        "$MAGNUM_CAPI_RDMA_STACK_WITH; extras already running are kept)")
     down = sub.add_parser("down", help="stop the stack's own processes")
     down.add_argument("--purge", action="store_true",
                       help="also remove the state folder")

@@ -13,12 +13,14 @@
 # under the License.
 """Small stand-ins for Nova, Neutron and Cinder on the local stack.
 
-Only the calls that Magnum 23 and this driver make are answered, with the
-JSON shapes of the real APIs: version documents, flavors, keypairs and
-availability zones (compute), networks and subnets with filters (network),
-and volume types (block storage). One WSGI application serves all three; it
-tells them apart by the port the request came in on. Every request except a
-version document must carry a token that Keystone accepts.
+Only the calls that Magnum 23, this driver, Heat and Horizon make are
+answered, with the JSON shapes of the real APIs: version documents, flavors,
+keypairs, availability zones, limits and usage (compute), networks and
+subnets with filters and the (empty) extension list (network), and volume
+types and limits (block storage); each request is a line of the stubs' log.
+One WSGI application serves all three; it tells them apart by the port the
+request came in on. Every request except a version document must carry a
+token that Keystone accepts.
 
 Seed data is fixed and the ids are derived from names, so they are the same
 after every restart.
@@ -79,6 +81,18 @@ KEYPAIRS = {
 }
 
 AVAILABILITY_ZONES = ["nova"]
+
+# quotas of every project (Nova's and Cinder's defaults)
+COMPUTE_QUOTAS = {
+    "maxTotalCores": 20, "maxTotalInstances": 10, "maxTotalRAMSize": 51200,
+    "maxServerMeta": 128, "maxServerGroups": 10, "maxServerGroupMembers": 10,
+    "maxTotalKeypairs": 100,
+}
+VOLUME_QUOTAS = {
+    "maxTotalVolumes": 10, "maxTotalSnapshots": 10,
+    "maxTotalVolumeGigabytes": 1000, "maxTotalBackups": 10,
+    "maxTotalBackupGigabytes": 1000,
+}
 
 
 def _network(name, external=False, mtu=1500, segment="vxlan"):
@@ -311,6 +325,14 @@ def compute(method, parts, query, base):
         return {"availabilityZoneInfo": [
             {"zoneName": zone, "zoneState": {"available": True},
              "hosts": None} for zone in AVAILABILITY_ZONES]}
+    if parts == ["limits"]:
+        # Horizon's project overview: quotas and what is used (nothing)
+        return {"limits": {"rate": [], "absolute": dict(
+            COMPUTE_QUOTAS, totalCoresUsed=0, totalInstancesUsed=0,
+            totalRAMUsed=0, totalServerGroupsUsed=0)}}
+    if len(parts) == 2 and parts[0] == "os-simple-tenant-usage":
+        # Horizon's project overview: no servers, so no usage
+        return {"tenant_usage": {}}
     raise HTTPError(404, "itemNotFound", "Not served by the compute stub")
 
 
@@ -333,6 +355,10 @@ def network(method, parts, query, base):
             {"name": single, "collection": name,
              "links": _link(base, "/v2.0/" + name)}
             for name, (single, _items) in collections.items()]}
+    if parts == ["extensions"]:
+        # Horizon asks which extensions exist before it shows a panel or
+        # calls one: none here, so it uses only the core API
+        return {"extensions": []}
     if parts[0] not in collections or len(parts) > 2:
         raise HTTPError(404, "HTTPNotFound", "Not served by the network stub")
     single, items = collections[parts[0]]
@@ -379,6 +405,12 @@ def volume(method, parts, query, base):
                 return {"volume_type": vtype}
         raise HTTPError(404, "itemNotFound",
                         "Volume type %s could not be found." % parts[2])
+    if len(parts) == 2 and parts[1] == "limits":
+        # Horizon's project overview
+        return {"limits": {"rate": [], "absolute": dict(
+            VOLUME_QUOTAS, totalVolumesUsed=0, totalGigabytesUsed=0,
+            totalSnapshotsUsed=0, totalBackupsUsed=0,
+            totalBackupGigabytesUsed=0)}}
     if len(parts) == 2 and parts[1] == "os-availability-zone":
         return {"availabilityZoneInfo": [
             {"zoneName": zone, "zoneState": {"available": True}}
