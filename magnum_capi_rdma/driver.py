@@ -345,14 +345,26 @@ class Driver(magnum_driver.Driver):
             keystone.delete_app_credentials(cluster.uuid, owner,
                                             keep=cred["id"])
 
-    def _prepare_namespace(self, namespace):
-        """The project namespace, with the driver's role bound in it."""
-        self._kube.ensure_namespace(namespace, {OWNER_LABEL: OWNER_VALUE})
+    def _prepare_namespace(self, namespace, create=True):
+        """The project namespace, with the driver's role bound in it.
+
+        With ``create`` False an absent (or terminating) namespace is left
+        alone and False returned: there is nothing of the cluster's in it
+        to act on.
+        A namespace made before the driver bound its role gets the binding
+        too.
+        """
+        if create:
+            self._kube.ensure_namespace(namespace,
+                                        {OWNER_LABEL: OWNER_VALUE})
+        elif not self._kube.namespace_exists(namespace, terminating=False):
+            return False
         role = CONF.capi_rdma.namespace_role
         if role:
             self._kube.ensure_role_binding(
                 namespace, role, role, self._kube.username(),
                 labels={OWNER_LABEL: OWNER_VALUE})
+        return True
 
     @contextlib.contextmanager
     def _locked(self, cluster, what, operation=None, timeout_minutes=None,
@@ -575,8 +587,9 @@ class Driver(magnum_driver.Driver):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
         try:
-            exists = self._kube.get_secret_metadata(
-                namespace, credentials_secret_name(release)) is not None
+            exists = self._prepare_namespace(namespace, create=False) and (
+                self._kube.get_secret_metadata(
+                    namespace, credentials_secret_name(release)) is not None)
         except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
         if not exists:
@@ -593,6 +606,8 @@ class Driver(magnum_driver.Driver):
 
     def _uninstall(self, release, namespace):
         try:
+            if not self._kube.namespace_exists(namespace):
+                return
             self._helm.uninstall(release, namespace)
         except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
             raise ClusterOperationFailed(reason=str(exc))
@@ -705,15 +720,19 @@ class Driver(magnum_driver.Driver):
     def _cleanup_after_delete(self, cluster, release, namespace):
         """Remove what outlives the release; return what is still pending."""
         owners = {cluster.user_id}
+        present = self._prepare_namespace(namespace, create=False)
         try:
-            owners |= credential_owners(self._kube.get_secret_metadata(
-                namespace, credentials_secret_name(release)))
+            if present:
+                owners |= credential_owners(self._kube.get_secret_metadata(
+                    namespace, credentials_secret_name(release)))
             keystone = self.keystone_factory(None)
             for owner in sorted(owners):
                 keystone.delete_app_credentials(cluster.uuid, owner)
         except Exception as exc:
             return ("Cluster deleted; waiting for Keystone to remove the "
                     "application credential: %s" % _short(exc))
+        if not present:
+            return None
         selector = "%s=%s" % (CLUSTER_UUID_LABEL, cluster.uuid)
         self._kube.delete_secrets(namespace, selector)
         self._kube.delete_leases(namespace, selector)

@@ -298,6 +298,17 @@ class Kube(object):
                 raise
             return None
 
+    def namespace_exists(self, name, terminating=True):
+        """True if the namespace exists.
+
+        With ``terminating`` False, a namespace being deleted counts as
+        gone.
+        """
+        current = self._read_namespace(name)
+        if current is None:
+            return False
+        return terminating or not current.metadata.deletion_timestamp
+
     def ensure_namespace(self, name, labels=None, terminating_wait=60.0,
                          interval=1.0, clock=time.monotonic,
                          sleep=time.sleep):

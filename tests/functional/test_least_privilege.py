@@ -13,17 +13,21 @@
 # under the License.
 """Least privilege: the shipped RBAC (etc/rbac) and the app credentials.
 
-The RBAC file is applied on the real apiserver (RBAC authorizer on); a
-service account bound only to its ClusterRole gets a token through the
-TokenRequest API, and every lifecycle test of test_driver_lifecycle runs
-again with the driver using that token. Negative checks prove the role
-does not reach beyond what the driver needs. On a real Keystone, the
+The RBAC file is applied on the real apiserver (RBAC authorizer on, the
+ValidatingAdmissionPolicy admission plugin on by default); a service
+account bound only to it gets a token through the TokenRequest API, and
+every lifecycle test of test_driver_lifecycle runs again with the driver
+using that token (the driver binds the namespaced role in each project
+namespace itself). Negative checks prove the service account reaches
+nothing beyond what the driver needs: no Secret outside project
+namespaces, no write outside namespaces named magnum-*. On a real Keystone, the
 application credential the driver makes carries exactly the owner's roles
 on the cluster's project, none of the owner's roles elsewhere (restriction
 against making credentials and trusts is in test_keystone_real).
 """
 
 import os
+import time
 import uuid
 
 import kubernetes
@@ -34,6 +38,7 @@ import pytest
 import yaml
 
 from magnum_capi_rdma.adapters import keystone as ks
+from magnum_capi_rdma.adapters import kube as kube_adapter
 from tests.functional.keystone_fixture import real_keystone  # noqa: F401
 from tests.functional import test_driver_lifecycle as lifecycle
 from tests.functional.test_keystone_real import member  # noqa: F401
@@ -69,8 +74,33 @@ def driver_kubeconfig(management_cluster, kube_api_client,
         SA_NAME, SA_NAMESPACE,
         {"spec": {"expirationSeconds": 3600}}).status.token
     path = str(tmp_path_factory.mktemp("least-privilege") / "kubeconfig")
-    return management_cluster.kubeconfig_for_token(token, path,
+    path = management_cluster.kubeconfig_for_token(token, path,
                                                    user="magnum-capi-rdma")
+    _wait_for_policy(path)
+    return path
+
+
+def _wait_for_policy(kubeconfig, timeout=30.0):
+    """The admission policy takes about a second to be enforced."""
+    api_client = kube_config.new_client_from_config(kubeconfig)
+    core = client.CoreV1Api(api_client)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                core.create_namespace({"metadata": {"name": "policy-probe"}},
+                                      dry_run="All")
+            except kubernetes.client.ApiException as exc:
+                if exc.status == 422:
+                    return
+                raise
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "the admission policy of %s is not enforced after "
+                    "%.0fs" % (RBAC_FILE, timeout))
+            time.sleep(0.2)
+    finally:
+        api_client.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,32 +110,122 @@ def sa_client(driver_kubeconfig):
     api_client.close()
 
 
+def _role(name):
+    return [d for d in rbac_documents()
+            if d["kind"] == "ClusterRole" and d["metadata"]["name"] == name][0]
+
+
 def test_rbac_file_shape():
     kinds = [(d["kind"], d["metadata"]["name"]) for d in rbac_documents()]
     assert ("ClusterRole", "magnum-capi-rdma") in kinds
     assert ("ClusterRoleBinding", "magnum-capi-rdma") in kinds
-    role = [d for d in rbac_documents() if d["kind"] == "ClusterRole"][0]
-    for rule in role["rules"]:
-        # No wildcards, no privilege-escalation verbs.
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
-        assert "clusterroles" not in rule["resources"]
+    assert ("ClusterRole", "magnum-capi-rdma-namespaced") in kinds
+    assert ("ValidatingAdmissionPolicy",
+            "magnum-capi-rdma-namespaces") in kinds
+    assert ("ValidatingAdmissionPolicyBinding",
+            "magnum-capi-rdma-namespaces") in kinds
+    # Nobody binds the namespaced role cluster-wide.
+    for doc in rbac_documents():
+        if doc["kind"] == "ClusterRoleBinding":
+            assert doc["roleRef"]["name"] != "magnum-capi-rdma-namespaced"
+    for name in ("magnum-capi-rdma", "magnum-capi-rdma-namespaced"):
+        for rule in _role(name)["rules"]:
+            # No wildcards, no escalation, no impersonation.
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+            assert not {"escalate", "impersonate"} & set(rule["verbs"])
+    cluster_wide = _role("magnum-capi-rdma")["rules"]
+    for rule in cluster_wide:
+        if "bind" in rule["verbs"]:
+            assert rule["resources"] == ["clusterroles"]
+            assert rule["resourceNames"] == ["magnum-capi-rdma-namespaced"]
+        # Cluster-wide, Secrets are neither read nor written.
+        assert "secrets" not in rule["resources"]
+        writes = set(rule["verbs"]) - {"get", "list", "watch", "bind"}
+        if writes:
+            assert rule["resources"] in (["namespaces"], ["rolebindings"])
 
 
 def _forbidden(call, *args, **kwargs):
     with pytest.raises(kubernetes.client.ApiException) as info:
         call(*args, **kwargs)
+    if info.value.status == 422:
+        # Refused by the admission policy, not RBAC: say so.
+        assert "magnum-capi-rdma may only change objects in namespaces " \
+            "named magnum-*" in info.value.body, info.value.body
     return info.value.status
+
+
+#: 403: RBAC refuses. 422: RBAC allows the verb, the admission policy
+#: refuses the namespace.
+POLICY = (422,)
+
+
+BIND_NAMESPACED = {
+    "metadata": {"name": "magnum-capi-rdma-namespaced"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole", "name": "magnum-capi-rdma-namespaced"},
+    "subjects": [{"kind": "ServiceAccount", "name": SA_NAME,
+                  "namespace": SA_NAMESPACE}]}
 
 
 @pytest.mark.parametrize("what", [
     "create-clusterrole", "create-clusterrolebinding", "create-crd",
     "list-nodes", "create-pod", "impersonate", "token-for-other-sa",
-    "read-configmaps-kube-system"])
-def test_service_account_cannot(what, sa_client):
+    "read-configmaps-kube-system", "read-secret-kube-system",
+    "list-secrets-all-namespaces", "list-secrets-default",
+    "create-namespace-without-prefix", "delete-other-namespace",
+    "bind-namespaced-role-in-kube-system", "bind-cluster-admin",
+    "create-lease-kube-system"])
+def test_service_account_cannot(what, sa_client, kube_api_client):
     rbac = client.RbacAuthorizationV1Api(sa_client)
     core = client.CoreV1Api(sa_client)
-    if what == "create-clusterrole":
+    expected = (403,)
+    if what == "read-secret-kube-system":
+        status = _forbidden(core.read_namespaced_secret, "any", "kube-system")
+    elif what == "list-secrets-all-namespaces":
+        status = _forbidden(core.list_secret_for_all_namespaces)
+    elif what == "list-secrets-default":
+        status = _forbidden(core.list_namespaced_secret, "default")
+    elif what == "create-namespace-without-prefix":
+        # RBAC allows namespaces; the admission policy confines the name.
+        expected = POLICY
+        status = _forbidden(core.create_namespace,
+                            {"metadata": {"name": "not-magnum"}})
+    elif what == "delete-other-namespace":
+        # (Not "default": Kubernetes itself refuses to delete that one.)
+        expected = POLICY
+        victim = "victim-" + uuid.uuid4().hex[:8]
+        admin = client.CoreV1Api(kube_api_client)
+        admin.create_namespace({"metadata": {"name": victim}})
+        try:
+            status = _forbidden(core.delete_namespace, victim)
+            assert admin.read_namespace(victim).metadata.deletion_timestamp \
+                is None
+        finally:
+            admin.delete_namespace(victim)
+    elif what == "bind-namespaced-role-in-kube-system":
+        expected = POLICY
+        status = _forbidden(rbac.create_namespaced_role_binding,
+                            "kube-system", BIND_NAMESPACED)
+    elif what == "bind-cluster-admin":
+        # In a project namespace, binding anything but the namespaced
+        # role is escalation, refused by RBAC.
+        ns = "magnum-lp-" + uuid.uuid4().hex[:8]
+        admin = client.CoreV1Api(kube_api_client)
+        admin.create_namespace({"metadata": {"name": ns}})
+        try:
+            binding = dict(BIND_NAMESPACED, roleRef={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole", "name": "cluster-admin"})
+            status = _forbidden(rbac.create_namespaced_role_binding, ns,
+                                binding)
+        finally:
+            admin.delete_namespace(ns)
+    elif what == "create-lease-kube-system":
+        status = _forbidden(
+            client.CoordinationV1Api(sa_client).create_namespaced_lease,
+            "kube-system", {"metadata": {"name": "x"}, "spec": {}})
+    elif what == "create-clusterrole":
         status = _forbidden(rbac.create_cluster_role, {
             "metadata": {"name": "capi-rdma-escalate"},
             "rules": [{"apiGroups": ["*"], "resources": ["*"],
@@ -142,29 +262,55 @@ def test_service_account_cannot(what, sa_client):
                             {"spec": {"expirationSeconds": 600}})
     else:
         status = _forbidden(core.list_namespaced_config_map, "kube-system")
-    assert status == 403
+    assert status in expected
 
 
 def test_service_account_can_what_the_driver_needs(sa_client):
     """SelfSubjectAccessReview of each permission the driver relies on."""
     authz = client.AuthorizationV1Api(sa_client)
-    needed = [
-        ("", "namespaces", "create", None),
-        ("", "namespaces", "delete", None),
-        ("", "secrets", "list", None),          # observer, all namespaces
-        ("", "secrets", "create", "magnum-p1"),
-        ("cluster.x-k8s.io", "machines", "patch", "magnum-p1"),
-        ("cluster.x-k8s.io", "clusters", "list", None),
-        ("addons.stackhpc.com", "manifests", "create", "magnum-p1"),
-        ("rbac.authorization.k8s.io", "roles", "create", "magnum-p1"),
-    ]
-    for group, resource, verb, namespace in needed:
+
+    def allowed(group, resource, verb, namespace=None):
         attrs = {"group": group, "resource": resource, "verb": verb}
         if namespace:
             attrs["namespace"] = namespace
-        review = authz.create_self_subject_access_review(
-            {"spec": {"resourceAttributes": attrs}})
-        assert review.status.allowed, (group, resource, verb)
+        return authz.create_self_subject_access_review(
+            {"spec": {"resourceAttributes": attrs}}).status.allowed
+
+    cluster_wide = [
+        ("", "namespaces", "create"),
+        ("", "namespaces", "delete"),
+        ("coordination.k8s.io", "leases", "list"),   # status passes
+        ("cluster.x-k8s.io", "clusters", "list"),
+        ("rbac.authorization.k8s.io", "rolebindings", "create"),
+    ]
+    for group, resource, verb in cluster_wide:
+        assert allowed(group, resource, verb), (group, resource, verb)
+    # Namespaced rights exist only where the driver bound them.
+    ns = "magnum-lp-" + uuid.uuid4().hex[:8]
+    in_namespace = [
+        ("", "secrets", "create"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("cluster.x-k8s.io", "machines", "patch"),
+        ("addons.stackhpc.com", "manifests", "create"),
+        ("rbac.authorization.k8s.io", "roles", "create"),
+    ]
+    for group, resource, verb in in_namespace:
+        assert not allowed(group, resource, verb, ns)
+    kube = kube_adapter.Kube(sa_client, {})
+    kube.ensure_namespace(ns)
+    try:
+        assert kube.ensure_role_binding(
+            ns, "magnum-capi-rdma-namespaced", "magnum-capi-rdma-namespaced",
+            kube.username()) is True
+        assert kube.ensure_role_binding(
+            ns, "magnum-capi-rdma-namespaced", "magnum-capi-rdma-namespaced",
+            kube.username()) is False           # idempotent
+        for group, resource, verb in in_namespace:
+            assert allowed(group, resource, verb, ns), (group, resource)
+        for group, resource, verb in in_namespace:
+            assert not allowed(group, resource, verb, "kube-system")
+    finally:
+        kube.core.delete_namespace(ns)
 
 
 @pytest.mark.usefixtures("simulator")
