@@ -29,9 +29,9 @@ release locked by another helm is reported as "another operation ... is in
 progress on release X". Both are retried ``retries`` times with backoff,
 then the error says how many attempts were made. A revision left pending
 by a helm that died (SIGKILL, a conductor restarted with its children) is
-taken as abandoned after ``stale_after`` seconds: a pending upgrade or
-rollback is rolled back, a pending install is marked failed (as helm does
-itself when an install fails) so that the next install upgrades over it.
+taken as abandoned after ``stale_after`` seconds: the pending revision
+(install, upgrade or rollback) is marked failed, as helm marks an
+operation that failed, so that the next upgrade proceeds.
 """
 
 import asyncio
@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -83,7 +84,9 @@ MAX_MESSAGE = 400
 UNREACHABLE = "Kubernetes cluster unreachable"
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 15.0
-#: Seconds a helm stopped at its timeout gets to exit before it is left.
+#: Seconds a helm stopped at its timeout gets to exit before SIGKILL.
+STOP_GRACE = 10
+#: Seconds beyond the timeout before the caller stops waiting at all.
 KILL_GRACE = 30
 #: Values of ``HelmError.reason``.
 TIMEOUT = "timeout"
@@ -217,6 +220,75 @@ def run_sync(coro, timeout):
     return _LoopThread.run(coro, timeout)
 
 
+def _error_class(stderr):
+    """The pyhelm3 error class for helm's stderr (the ones callers use)."""
+    text = stderr.lower()
+    if "context canceled" in text:
+        return helm_errors.CommandCancelledError
+    if "etcdserver" in text:
+        return helm_errors.ConnectionError
+    if "release: not found" in text:
+        return helm_errors.ReleaseNotFoundError
+    if "failed to render chart" in text or "execution error" in text:
+        return helm_errors.FailedToRenderChartError
+    if any(p in text for p in ("connection refused", "i/o timeout",
+                               "network is unreachable", "no route to host",
+                               "read: operation timed out")):
+        return helm_errors.ConnectionError
+    return helm_errors.Error
+
+
+async def _stop(proc):
+    """SIGTERM helm, give it STOP_GRACE seconds to exit, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            return
+        try:
+            await asyncio.wait_for(proc.communicate(), STOP_GRACE)
+            return
+        except (TimeoutError, asyncio.TimeoutError):
+            continue
+
+
+class _Command(pyhelm3.Command):
+    """pyhelm3's helm commands, with helm run directly (no shell).
+
+    pyhelm3 starts helm through ``sh -c``; when a run is cancelled it
+    signals that shell, and helm (a child of the shell, which does not
+    exec it) runs on, holding the release while the next attempt starts.
+    Here helm is the process started, so a cancelled run stops helm itself:
+    SIGTERM (helm marks a revision it is writing failed), then SIGKILL.
+    """
+
+    def __init__(self, *, kubeconfig=None, **kwargs):
+        super().__init__(**kwargs)
+        self._kubeconfig_file = kubeconfig
+
+    async def run(self, command, input=None):
+        argv = [self._executable] + [
+            part if isinstance(part, (str, bytes)) else str(part)
+            for part in command]
+        if self._kubeconfig_file:
+            argv += ["--kubeconfig", str(self._kubeconfig_file)]
+        LOG.debug("Running helm %s", " ".join(
+            str(part) for part in command[:2]))
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if input is not None else None,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            stdout, stderr = await proc.communicate(input)
+        except asyncio.CancelledError:
+            await _stop(proc)
+            raise
+        if proc.returncode == 0:
+            return stdout
+        raise _error_class(stderr.decode(errors="replace"))(
+            proc.returncode, stdout, stderr)
+
+
 def _is_remote(repo):
     return bool(repo) and repo.startswith(("http://", "https://", "oci://"))
 
@@ -298,7 +370,7 @@ class Helm(object):
         with self._client_lock:
             if self._client is None:
                 try:
-                    self._command = pyhelm3.Command(
+                    self._command = _Command(
                         default_timeout=self._helm_timeout(),
                         executable=self.executable,
                         kubeconfig=self.kubeconfig,
@@ -450,32 +522,41 @@ class Helm(object):
         """Free a release left pending by a helm that died.
 
         Only when the pending revision is older than ``stale_after``
-        seconds (no live helm of ours runs that long): a pending upgrade
-        or rollback is rolled back to the previous revision; a pending
-        install is marked failed, so that the next install upgrades over
-        it. True if the release is free to try again; a fresh pending
-        revision raises ``error`` saying when it will be taken as
-        abandoned.
+        seconds (no live helm of ours runs that long). The revision is
+        marked failed in helm's Secret storage, as helm marks an operation
+        that failed, so the next upgrade proceeds from the last deployed
+        revision (or over the failed install). With another storage
+        driver, a pending upgrade or rollback is rolled back instead and a
+        pending install is a clear error. True if the release is free to
+        try again; a fresh pending revision raises ``error`` saying when it
+        will be taken as abandoned.
         """
         meta = self._status(release, namespace) or {}
         status = meta.get("status") or ""
         if not status.startswith("pending-"):
             return True     # the other operation has finished meanwhile
         age = _age_seconds(meta.get("deployedAt"))
+        revision = meta.get("revision")
         if age is None or age < self.stale_after:
             raise HelmError(
                 "%s; its revision %s has been %s for %ss, taken as "
-                "abandoned after %ds" % (error, meta.get("revision"),
-                                         status, age, self.stale_after),
+                "abandoned after %ds" % (error, revision, status, age,
+                                         self.stale_after),
                 transient=True, operation=error.operation, release=release,
                 reason=LOCKED, attempts=error.attempts)
-        if status == "pending-install":
-            LOG.warning("Release %s/%s stuck in pending-install for %ds (an "
-                        "install was interrupted): marking it failed",
-                        namespace, release, age)
-            self._mark_install_failed(release, namespace,
-                                      meta.get("revision"), age)
+        driver = os.environ.get("HELM_DRIVER", "secret").lower()
+        if driver in ("", "secret", "secrets") and revision:
+            LOG.warning("Release %s/%s revision %s stuck in %s for %ds (a "
+                        "helm was interrupted): marking it failed",
+                        namespace, release, revision, status, age)
+            self._mark_failed(release, namespace, revision, status, age)
             return True
+        if status == "pending-install":
+            raise HelmError(
+                "helm release %s/%s has been pending-install for %ds (an "
+                "install was interrupted); delete the cluster to remove it"
+                % (namespace, release, age), transient=False,
+                operation="install/upgrade", release=release)
         _, command = self._clients()
         LOG.warning("Release %s/%s stuck in %s for %ds: rolling back to "
                     "the previous revision", namespace, release, status, age)
@@ -485,23 +566,16 @@ class Helm(object):
                                      timeout=self._helm_timeout()))
         return True
 
-    def _mark_install_failed(self, release, namespace, revision, age):
-        """Set a stale pending-install revision to failed in helm's storage.
+    def _mark_failed(self, release, namespace, revision, status, age):
+        """Set a stale pending revision to failed in helm's Secret storage.
 
-        helm offers no command for it (a rollback needs an earlier
-        revision); this writes what helm itself writes when an install
-        fails, in its default Secret storage. The write is conditional on
-        the Secret's resourceVersion: if a live helm changed the revision
-        meanwhile, it is a transient conflict, not an overwrite.
+        helm has no command for it (and a rollback needs an earlier
+        revision and re-applies it); this writes what helm itself writes
+        when an operation fails. The write is conditional on the Secret's
+        resourceVersion: if a live helm changed the revision meanwhile, it
+        is a transient conflict, not an overwrite.
         """
         what = "unlock of release %s" % release
-        driver = os.environ.get("HELM_DRIVER", "secret").lower()
-        if driver not in ("", "secret", "secrets") or not revision:
-            raise HelmError(
-                "helm release %s/%s has been pending-install for %ds (an "
-                "install was interrupted); delete the cluster to remove it"
-                % (namespace, release, age), transient=False,
-                operation="install/upgrade", release=release)
         from kubernetes import client as kube_client
         from kubernetes import config as kube_config
 
@@ -517,12 +591,12 @@ class Helm(object):
             record = json.loads(gzip.decompress(base64.b64decode(
                 base64.b64decode(secret.data["release"]))))
             info = record.setdefault("info", {})
-            if info.get("status") != "pending-install":
+            if info.get("status") != status:
                 return
             info["status"] = "failed"
             info["description"] = (
-                "Install interrupted (pending for %ds); marked failed by "
-                "magnum-capi-rdma" % age)
+                "Interrupted (%s for %ds); marked failed by "
+                "magnum-capi-rdma" % (status, age))
             packed = base64.b64encode(base64.b64encode(gzip.compress(
                 json.dumps(record).encode()))).decode()
             labels = dict(secret.metadata.labels or {}, status="failed")

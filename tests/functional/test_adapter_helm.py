@@ -441,7 +441,7 @@ def _killed_mid_wait(helm_bin, kubeconfig, core, namespace, chart, release,
         proc.wait()
 
 
-def test_upgrade_left_pending_by_a_dead_helm_is_rolled_back(
+def test_upgrade_left_pending_by_a_dead_helm_is_recovered(
         helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
         tmp_path):
     from kubernetes import client
@@ -460,9 +460,11 @@ def test_upgrade_left_pending_by_a_dead_helm_is_rolled_back(
 
     revision = helm.install_or_upgrade("stuck", namespace,
                                        {"clusterName": "b"})
-    assert revision == 4  # 3 is the rollback to 1
+    # Revision 2 was marked failed; 3 upgrades from the deployed 1.
+    assert revision == 3
     assert helm.status("stuck", namespace) == "deployed"
-    assert _release_status(core, namespace, "stuck", 3) == "superseded"
+    assert _release_status(core, namespace, "stuck", 2) == "failed"
+    assert _release_status(core, namespace, "stuck", 1) == "superseded"
 
 
 def test_fresh_pending_upgrade_is_not_rolled_back(

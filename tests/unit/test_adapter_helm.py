@@ -18,6 +18,7 @@ tests/functional/test_adapter_helm.py.
 """
 
 import asyncio
+import os
 import threading
 
 from oslo_config import cfg
@@ -224,3 +225,36 @@ def test_a_single_attempt_does_not_say_gave_up(tmp_path):
         obj._with_retries("uninstall", "r", busy)
     assert "gave up" not in str(caught.value)
     assert caught.value.attempts == 1
+
+
+def test_a_cancelled_run_stops_helm_itself(tmp_path):
+    """The process stopped at a timeout is helm, not a shell around it."""
+    fake = tmp_path / "helm"
+    pidfile = tmp_path / "pid"
+    fake.write_text("#!/bin/sh\n"
+                    "[ \"$1\" = version ] && printf v3.22.0 && exit 0\n"
+                    "echo $$ > %s\nexec sleep 60\n" % pidfile)
+    fake.chmod(0o755)
+    obj = helm.Helm(str(fake), None, str(tmp_path), "c", str(tmp_path), 1,
+                    retries=0)
+    _, command = obj._clients()
+    with pytest.raises(helm.HelmError) as caught:
+        obj._with_retries("status", "r", lambda: command.run(["status"]))
+    assert caught.value.reason == helm.TIMEOUT
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)     # gone, not orphaned
+
+
+@pytest.mark.parametrize("stderr,cls", [
+    ("Error: release: not found", helm_errors.ReleaseNotFoundError),
+    ("Error: etcdserver: request timed out", helm_errors.ConnectionError),
+    ("Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:1: "
+     "connect: connection refused", helm_errors.ConnectionError),
+    ("Error: context canceled", helm_errors.CommandCancelledError),
+    ("Error: execution error at (x): boom",
+     helm_errors.FailedToRenderChartError),
+    ("Error: values don't meet the schema", helm_errors.Error),
+])
+def test_error_class_of_helm_stderr(stderr, cls):
+    assert helm._error_class(stderr) is cls
