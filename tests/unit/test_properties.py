@@ -27,17 +27,28 @@ node group lists. Whatever comes in:
 
 The number of cases tried is printed and written to
 ``artifacts/reliability/properties.json``.
+
+Replaying: each run draws all its cases from one seed, random unless
+``MAGNUM_CAPI_RDMA_PROPERTY_SEED`` gives it; the seed is printed with the
+case count and with every failure, and the same seed draws the same cases
+again (CI keeps no example database, so the seed is what replays a run).
+A failure also prints Hypothesis's ``@reproduce_failure`` blob for the
+one shrunk case. Every bug found so far is pinned below as an
+``@example`` and runs on every run.
 """
 
 import io
 import json
 import os
 import pathlib
+import random
 import re
 import tempfile
 
+from hypothesis import example
 from hypothesis import given
 from hypothesis import HealthCheck
+from hypothesis import seed
 from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
@@ -57,9 +68,52 @@ EXAMPLES = {}
 # Examples per test; the four tests together try >= 1,000 cases per run.
 # MAGNUM_CAPI_RDMA_PROPERTY_EXAMPLES scales them (e.g. 5000 for a soak).
 SCALE = int(os.environ.get("MAGNUM_CAPI_RDMA_PROPERTY_EXAMPLES", "600"))
-SETTINGS = dict(deadline=None, derandomize=False, database=None,
+# One seed per run, random unless given: the same seed draws the same cases.
+SEED = int(os.environ.get("MAGNUM_CAPI_RDMA_PROPERTY_SEED") or
+           random.SystemRandom().randrange(2 ** 32))
+REPLAY = "MAGNUM_CAPI_RDMA_PROPERTY_SEED=%d" % SEED
+# No example database: Hypothesis does not write one for a seeded test.
+SETTINGS = dict(deadline=None, derandomize=False, print_blob=True,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
+
+
+@pytest.fixture(autouse=True)
+def _say_the_seed():
+    """Shown with a failure (pytest prints what a failed test printed)."""
+    print("property seed %d: replay with %s" % (SEED, REPLAY))
+
+
+def _base_description(**changes):
+    """A valid description; ``changes`` replace whole sections."""
+    desc = {
+        "cluster_template": {
+            "image_id": "ubuntu-2404", "keypair_id": "ops-key",
+            "external_network_id": "public", "master_flavor_id": "m1.medium",
+            "flavor_id": "m1.large", "labels": {"kube_tag": "v1.33.1"}},
+        "cluster": {"name": "demo", "master_count": 1, "node_count": 1,
+                    "labels": {}},
+        "node_groups": [],
+    }
+    desc.update(changes)
+    return desc
+
+
+# Bugs the property tests found, replayed on every run (commit 58fa693:
+# names and versions with a trailing newline were accepted and a name with
+# a newline broke a problem over two lines; commit ce1c635: a path with a
+# NUL byte was a traceback).
+FOUND_NG_NAME_NEWLINE = _base_description(node_groups=[
+    {"name": "gpu-rdma\n", "node_count": 1, "labels": {}}])
+FOUND_NG_NAME_INNER_NEWLINE = _base_description(node_groups=[
+    {"name": "gpu\nrdma", "node_count": 1, "labels": {}}])
+FOUND_NG_VERSION_NEWLINE = _base_description(node_groups=[
+    {"name": "gpu", "node_count": 1, "labels": {},
+     "version": "v1.33.1\n"}])
+FOUND_KUBE_TAG_NEWLINE = _base_description(cluster={
+    "name": "demo", "master_count": 1, "node_count": 1,
+    "labels": {"kube_tag": "v1.33.1\n"}})
 
 # Values that are valid for some labels, so that generated descriptions
 # often get past validation and reach the values and manifests.
@@ -247,8 +301,13 @@ def _check_values(built):
     return rendered
 
 
+@seed(SEED)
 @settings(max_examples=SCALE, **SETTINGS)
 @given(descriptions())
+@example(FOUND_NG_NAME_NEWLINE)
+@example(FOUND_NG_NAME_INNER_NEWLINE)
+@example(FOUND_NG_VERSION_NEWLINE)
+@example(FOUND_KUBE_TAG_NEWLINE)
 def test_build_spec_returns_a_spec_or_clear_problems(desc):
     _count("build_spec")
     try:
@@ -261,9 +320,12 @@ def test_build_spec_returns_a_spec_or_clear_problems(desc):
     _check_values(built)
 
 
+@seed(SEED)
 @settings(max_examples=SCALE // 2, **SETTINGS)
 @given(st.sampled_from(sorted(label_spec.LABELS)), hostile_text,
        st.sampled_from(["template", "cluster", "nodegroup"]))
+@example("kube_tag", "v1.33.1\n", "cluster")
+@example("kube_tag", "v1.33.1\n", "nodegroup")
 def test_one_hostile_label_value(name, value, layer):
     """One hostile value on one real label, on any layer."""
     _count("hostile_value")
@@ -306,10 +368,12 @@ def _write_description(folder, desc, raw_text=None):
     return path
 
 
+@seed(SEED)
 @settings(max_examples=SCALE // 2, **SETTINGS)
 @given(descriptions(), st.booleans(),
        st.one_of(st.none(), st.text(max_size=200), st.sampled_from(
            ["a: [", ": : :", "\t- x", "{{ x }}", "- 1\n- 2", "'"])))
+@example(FOUND_NG_NAME_INNER_NEWLINE, False, None)
 def test_cli_never_raises(desc, manifests_only, raw_text):
     _count("cli")
     with tempfile.TemporaryDirectory() as folder:
@@ -328,10 +392,13 @@ def test_cli_never_raises(desc, manifests_only, raw_text):
         assert "Traceback" not in err.getvalue()
 
 
+@seed(SEED)
 @settings(max_examples=SCALE // 4, **SETTINGS)
 @given(st.lists(st.one_of(hostile_text, st.sampled_from(
     ["render", "labels-doc", "--manifests", "-o", "--help", "--bogus"])),
     max_size=4))
+@example(["render", "desc\x00.yaml"])
+@example(["render", "desc\x00.yaml", "--manifests"])
 def test_cli_random_arguments(argv):
     _count("cli_argv")
     # Never let a generated argument name a file to write.
@@ -347,9 +414,10 @@ def test_zz_report_cases_tried():
         "build_spec", "hostile_value", "cli", "cli_argv"))
     if tried == 0:
         pytest.skip("run together with the property tests")
-    figures = dict(EXAMPLES, total=tried)
-    print("property tests: %d generated cases (%s)" % (
-        tried, ", ".join("%s=%d" % kv for kv in sorted(EXAMPLES.items()))))
+    figures = dict(EXAMPLES, total=tried, seed=SEED)
+    print("property tests: %d generated cases, seed %d (%s)" % (
+        tried, SEED,
+        ", ".join("%s=%d" % kv for kv in sorted(EXAMPLES.items()))))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "properties.json", "w") as out:
         json.dump(figures, out, indent=2, sort_keys=True)
