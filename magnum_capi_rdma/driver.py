@@ -422,8 +422,8 @@ class Driver(magnum_driver.Driver):
             self._prepare_namespace(namespace)
         except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
-        with self._locked(cluster, what or operation.lower(), operation,
-                          timeout_minutes, release=release):
+        with self._locked(cluster, what, operation, timeout_minutes,
+                          release=release):
             self._still_wanted(context, cluster)
             try:
                 if before_helm is not None:
@@ -456,13 +456,15 @@ class Driver(magnum_driver.Driver):
         timeout = (cluster_create_timeout or
                    CONF.capi_rdma.default_create_timeout)
         cluster.status_reason = "Installing the cluster's Helm release"
-        self._converge(context, cluster, spec, "CREATE", timeout)
+        self._converge(context, cluster, spec, "CREATE", timeout,
+                       what="a create")
 
     def update_cluster(self, context, cluster, scale_manager=None,
                        rollback=False):
         spec = build_spec(cluster)
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       what="an update")
 
     def resize_cluster(self, context, cluster, resize_manager, node_count,
                        nodes_to_remove, nodegroup=None):
@@ -557,7 +559,8 @@ class Driver(magnum_driver.Driver):
             spec = build_spec(cluster, template=cluster_template,
                               node_groups=groups)
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       what="an upgrade")
         for ng in targets:
             ng.save()
         cluster.save()
@@ -565,7 +568,8 @@ class Driver(magnum_driver.Driver):
     def create_nodegroup(self, context, cluster, nodegroup):
         spec = build_spec(cluster)
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       what="the creation of node group %s" % nodegroup.name)
 
     def update_nodegroup(self, context, cluster, nodegroup):
         # Magnum saves the updated row only after the driver returns: use
@@ -574,14 +578,16 @@ class Driver(magnum_driver.Driver):
                   for ng in cluster.nodegroups]
         spec = build_spec(cluster, node_groups=groups)
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       what="an update of node group %s" % nodegroup.name)
 
     def delete_nodegroup(self, context, cluster, nodegroup):
         spec = build_spec(cluster, exclude=(nodegroup.uuid,))
         nodegroup.status = fields.ClusterStatus.DELETE_IN_PROGRESS
         nodegroup.save()
         self._converge(context, cluster, spec, "UPDATE",
-                       CONF.capi_rdma.update_timeout)
+                       CONF.capi_rdma.update_timeout,
+                       what="the deletion of node group %s" % nodegroup.name)
 
     def delete_cluster(self, context, cluster):
         release = release_for(cluster)
