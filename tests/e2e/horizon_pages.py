@@ -30,6 +30,7 @@ means reloading the page.
 Every wait is a WebDriverWait on a condition.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -107,6 +108,12 @@ def start_chromium(log_path):
     service = Service(executable_path=CHROMEDRIVER, log_output=log_path)
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(PAGE_TIMEOUT)
+    # --window-size counts the browser's frame: make the page WINDOW.
+    inner = driver.execute_script(
+        "return [window.innerWidth, window.innerHeight];")
+    outer = driver.get_window_size()
+    driver.set_window_size(outer["width"] + WINDOW[0] - inner[0],
+                           outer["height"] + WINDOW[1] - inner[1])
     return driver
 
 
@@ -146,6 +153,18 @@ class Horizon(object):
         self.shots.append(path)
         return path
 
+    def screenshot_block(self, heading, name):
+        """Save the detail block under the heading HEADING as NAME.png."""
+        block = self.driver.find_element(By.XPATH, (
+            "//div[contains(@class,'detail')][h3[normalize-space(.)=%s]]"
+            % _xpath_str(heading)))
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'});", block)
+        path = os.path.join(self.shots_dir, name + ".png")
+        block.screenshot(path)
+        self.shots.append(path)
+        return path
+
     def save_failure(self, name):
         """Screenshot, HTML and browser console of a failed test."""
         try:
@@ -160,6 +179,15 @@ class Horizon(object):
                     handle.write("%(level)s %(message)s\n" % entry)
         except sel_exc.WebDriverException:
             pass
+
+    @contextlib.contextmanager
+    def step(self, name):
+        """Save the page (see save_failure) if the block fails."""
+        try:
+            yield
+        except Exception:
+            self.save_failure(name)
+            raise
 
     def visible(self, css, root=None):
         """The first visible element matching CSS, or None."""
@@ -226,12 +254,22 @@ class Horizon(object):
     # -- panels and modal forms ---------------------------------------------
 
     def open_panel(self, path, action_text):
-        """Open a panel and wait for its global action button."""
+        """Open a panel; its global action button once the table loaded.
+
+        An error toast on the panel (e.g. its list call failed) fails.
+        """
         self.driver.get(self.url(path))
-        return self.until(
+        button = self.until(
             ec.element_to_be_clickable((By.XPATH, (
                 "//button[normalize-space(.)=%s]" % _xpath_str(action_text)))),
             "no '%s' button on %s" % (action_text, path))
+        self.until(lambda d: self.angular_idle(),
+                   "the panel %s kept loading" % path)
+        errors = self.toasts("danger")
+        if errors:
+            raise PageError("the panel %s shows: %s" % (path,
+                                                        " | ".join(errors)))
+        return button
 
     def open_form(self, path, action_text):
         """Click a panel's global action; wait for its modal form."""
