@@ -654,9 +654,46 @@ class Driver(magnum_driver.Driver):
                         cluster.uuid, exc)
             reason = "Waiting for the management cluster: %s" % (
                 _short(exc))
-            if cluster.status_reason != reason:
-                cluster.status_reason = reason
-                cluster.save()
+            view = self._last_view(cluster)
+            status = cluster.status
+            if st.timed_out(view, timeutils.utcnow(True)):
+                # An unreachable management cluster must not keep the
+                # cluster in progress for ever.
+                status = (cluster.status or "").replace(
+                    "_IN_PROGRESS", "_FAILED")
+                reason = "Timed out after %d minutes. %s" % (
+                    view.timeout_minutes, reason)
+            if cluster.status_reason == reason and cluster.status == status:
+                return
+            if self._moved_on(context, cluster, cluster.status):
+                return
+            cluster.status_reason = reason
+            cluster.status = status
+            cluster.save()
+
+    @property
+    def _operation_records(self):
+        """The last operation record seen per cluster (this process)."""
+        return self._shared_adapter("operation-records", dict)
+
+    def _last_view(self, cluster):
+        """What is known of the operation without the management cluster.
+
+        A create is timed from the row's creation; other operations from
+        the record the last successful status pass read.
+        """
+        started, timeout = self._operation_records.get(
+            cluster.uuid, (None, None))
+        if cluster.status == fields.ClusterStatus.CREATE_IN_PROGRESS and (
+                started is None):
+            started = cluster.created_at
+            timeout = (cluster.create_timeout or
+                       CONF.capi_rdma.default_create_timeout)
+        if not (cluster.status or "").endswith("_IN_PROGRESS"):
+            started = None
+        return st.MagnumView(release=cluster.stack_id, status=cluster.status,
+                             node_groups=(), operation_started=started,
+                             timeout_minutes=timeout)
 
     def _magnum_view(self, cluster, release, namespace, snapshot):
         op_started = None
@@ -673,6 +710,10 @@ class Driver(magnum_driver.Driver):
             op_started = cluster.created_at
             timeout = (cluster.create_timeout or
                        CONF.capi_rdma.default_create_timeout)
+        if op_started is not None:
+            self._operation_records[cluster.uuid] = (op_started, timeout)
+        else:
+            self._operation_records.pop(cluster.uuid, None)
         ngs = tuple(
             st.NodeGroupView(name=group_name(ng), role=ng.role,
                              node_count=ng.node_count,
