@@ -60,10 +60,10 @@ CREATE_TIMEOUT = 300
 HEALTH_TIMEOUT = 240
 FAIL_TIMEOUT = 120
 DOC_PICKS = (
-    "02-template-info", "03-template-node-spec", "04-template-network",
-    "05-template-labels", "06-template-created", "07-cluster-details",
-    "08-cluster-size", "10-cluster-in-progress", "11-cluster-complete",
-    "12-cluster-health", "14-bad-label-failed",
+    "03-template-node-spec", "04-template-network", "05-template-labels",
+    "06-template-created", "07-cluster-details", "08-cluster-size",
+    "10-cluster-in-progress", "11-cluster-complete", "12-cluster-health",
+    "13-bad-label-advanced", "14-bad-label-failed",
 )
 
 
