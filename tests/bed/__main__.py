@@ -19,7 +19,9 @@
 
 ``up`` starts etcd and kube-apiserver detached, writes ``DIR/kubeconfig``
 and ``DIR/pids`` and prints the kubeconfig path. Add ``--crds`` to install
-the project's CRDs too.
+the project's CRDs too, and ``--rbac`` to apply etc/rbac and write
+``DIR/driver.kubeconfig`` for the driver's least-privilege service account
+(printed instead of the admin kubeconfig).
 """
 
 import argparse
@@ -60,6 +62,19 @@ def up(args):
               file=sys.stderr)
     if args.crds:
         _install_crds(bed)
+    if args.rbac:
+        from kubernetes import config
+
+        from tests.bed import rbac
+
+        api_client = config.new_client_from_config(bed.kubeconfig)
+        try:
+            print(rbac.driver_kubeconfig(
+                bed, api_client,
+                os.path.join(args.state, "driver.kubeconfig")))
+        finally:
+            api_client.close()
+        return 0
     print(bed.kubeconfig)
     return 0
 
@@ -102,6 +117,9 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--crds", action="store_true",
                         help="(up) also install the project's CRDs")
+    parser.add_argument("--rbac", action="store_true",
+                        help="(up) also apply etc/rbac and write "
+                        "driver.kubeconfig for its service account")
     args = parser.parse_args(argv)
     args.state = os.path.abspath(args.state)
     try:

@@ -26,81 +26,33 @@ on the cluster's project, none of the owner's roles elsewhere (restriction
 against making credentials and trusts is in test_keystone_real).
 """
 
-import os
-import time
 import uuid
 
 import kubernetes
 from kubernetes import client
 from kubernetes import config as kube_config
-from kubernetes import utils as kube_utils
 import pytest
-import yaml
 
 from magnum_capi_rdma.adapters import keystone as ks
 from magnum_capi_rdma.adapters import kube as kube_adapter
+from tests.bed import rbac as bed_rbac
 from tests.functional.keystone_fixture import real_keystone  # noqa: F401
 from tests.functional import test_driver_lifecycle as lifecycle
 from tests.functional.test_keystone_real import member  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-RBAC_FILE = os.path.join(ROOT, "etc", "rbac", "magnum-capi-rdma.yaml")
-SA_NAMESPACE = "magnum-capi-rdma"
-SA_NAME = "magnum-capi-rdma"
-
-
-def rbac_documents():
-    with open(RBAC_FILE) as handle:
-        return [doc for doc in yaml.safe_load_all(handle) if doc]
-
-
-def _apply(api_client, doc):
-    try:
-        kube_utils.create_from_dict(api_client, doc)
-    except kube_utils.FailToCreateError as exc:
-        if not all(e.status == 409 for e in exc.api_exceptions):
-            raise
+RBAC_FILE = bed_rbac.RBAC_FILE
+SA_NAMESPACE = bed_rbac.SA_NAMESPACE
+SA_NAME = bed_rbac.SA_NAME
+rbac_documents = bed_rbac.documents
 
 
 @pytest.fixture(scope="module")
 def driver_kubeconfig(management_cluster, kube_api_client,
                       tmp_path_factory):
     """A kubeconfig for the service account bound only to the RBAC."""
-    for doc in rbac_documents():
-        _apply(kube_api_client, doc)
-    core = client.CoreV1Api(kube_api_client)
-    token = core.create_namespaced_service_account_token(
-        SA_NAME, SA_NAMESPACE,
-        {"spec": {"expirationSeconds": 3600}}).status.token
     path = str(tmp_path_factory.mktemp("least-privilege") / "kubeconfig")
-    path = management_cluster.kubeconfig_for_token(token, path,
-                                                   user="magnum-capi-rdma")
-    _wait_for_policy(path)
-    return path
-
-
-def _wait_for_policy(kubeconfig, timeout=30.0):
-    """The admission policy takes about a second to be enforced."""
-    api_client = kube_config.new_client_from_config(kubeconfig)
-    core = client.CoreV1Api(api_client)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                core.create_namespace({"metadata": {"name": "policy-probe"}},
-                                      dry_run="All")
-            except kubernetes.client.ApiException as exc:
-                if exc.status == 422:
-                    return
-                raise
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    "the admission policy of %s is not enforced after "
-                    "%.0fs" % (RBAC_FILE, timeout))
-            time.sleep(0.2)
-    finally:
-        api_client.close()
+    return bed_rbac.driver_kubeconfig(management_cluster, kube_api_client,
+                                      path, expiration=3600)
 
 
 @pytest.fixture(scope="module")
