@@ -416,24 +416,40 @@ def install_test_tools():
     return lines[-1].strip()
 
 
-def venv_path():
-    with open(os.path.join(HERE, "requirements.txt"), "rb") as handle:
+# the venvs: name prefix -> requirements file beside this script
+VENVS = {"openstack": "requirements.txt",
+         "horizon": "requirements-horizon.txt"}
+
+
+def venv_path(kind="openstack"):
+    with open(os.path.join(HERE, VENVS[kind]), "rb") as handle:
         data = handle.read()
     data += ("py%d.%d" % sys.version_info[:2]).encode()
     digest = hashlib.sha256(data).hexdigest()[:12]
-    return os.path.join(CACHE, "venvs", "openstack-" + digest)
+    return os.path.join(CACHE, "venvs", "%s-%s" % (kind, digest))
 
 
-def ensure_venv():
-    venv = venv_path()
+def _build_venv(kind):
+    venv = venv_path(kind)
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(os.path.join(venv, ".stack-complete")):
-        log("building the services venv %s (pip, once)" % venv)
+        log("building the %s venv %s (pip, once)" % (kind, venv))
         shutil.rmtree(venv, ignore_errors=True)
         run([sys.executable, "-m", "venv", venv], "python3 -m venv")
         run([python, "-m", "pip", "install", "-q", "-r",
-             os.path.join(HERE, "requirements.txt")], "pip install")
+             os.path.join(HERE, VENVS[kind])], "pip install (%s)" % kind)
         open(os.path.join(venv, ".stack-complete"), "w").close()
+    return venv
+
+
+def ensure_horizon_venv():
+    """Horizon's own venv (magnum-ui 19 needs python-magnumclient < 5)."""
+    return _build_venv("horizon")
+
+
+def ensure_venv():
+    venv = _build_venv("openstack")
+    python = os.path.join(venv, "bin", "python")
     _ensure_project(venv, python)
     with open(path("venv"), "w") as handle:
         handle.write(venv + "\n")
@@ -542,6 +558,7 @@ class Stack(object):
         self.bindir = bindir
         self.pw = pw
         self.user = pwd.getpwuid(os.geteuid()).pw_name
+        self.horizon_venv = None
 
     def bin(self, name):
         return os.path.join(self.venv, "bin", name)
@@ -689,14 +706,15 @@ class Stack(object):
         mark("keystone")
 
     def gunicorn(self, name, app, ports, workers=1, env=None,
-                 access_log=False):
+                 access_log=False, venv=None):
         if running_pid(name):
             return
         for port in ports:
             if port_open(port):
                 raise StackError("port %d (for %s) is used by a process "
                                  "this stack did not start" % (port, name))
-        argv = [self.bin("gunicorn"), "--no-control-socket",
+        argv = [os.path.join(venv or self.venv, "bin", "gunicorn"),
+                "--no-control-socket",
                 "--pythonpath", HERE, "--workers", str(workers),
                 "--threads", "4", "--timeout", "300",
                 "--graceful-timeout", "3", "--name", "stack-" + name]
@@ -830,11 +848,16 @@ class Stack(object):
                 "host": "localhost",
                 "debug": "false",
                 "num_engine_workers": 1,
+                # Heat retries a resource that went to *_FAILED (default 5
+                # times); once is enough to show the retry on this stack
+                "action_retry_limit": 1,
                 "region_name_for_services": REGION,
                 "stack_user_domain_name": HEAT_DOMAIN,
                 "stack_domain_admin": HEAT_DOMAIN_ADMIN,
                 "stack_domain_admin_password": self.pw[HEAT_DOMAIN_ADMIN],
                 "environment_dir": os.path.join(etc, "environment.d"),
+                # OS::Magnum::Cluster that waits out Magnum's create race
+                "plugin_dirs": os.path.join(HERE, "heat-plugins"),
                 "template_dir": os.path.join(etc, "templates"),
                 # no Nova servers here: nothing calls these back
                 "heat_metadata_server_url": "http://%s:8000" % HOST,
@@ -909,19 +932,21 @@ class Stack(object):
         write(target, "\n".join(lines) + "\n", 0o600)
         return target
 
-    def setup_horizon(self):
-        """magnum-ui's panels enabled, static files collected, compressed.
+    def setup_horizon(self, venv_future=None):
+        """Horizon's venv; magnum-ui's panels enabled, static files.
 
         Done once per venv: the enabled files and the compressed assets do
         not depend on the state folder.
         """
+        self.horizon_venv = venv_future.result() if venv_future else \
+            ensure_horizon_venv()
         settings = self.horizon_settings()
-        marker = os.path.join(self.venv, ".horizon-ready")
+        marker = os.path.join(self.horizon_venv, ".horizon-ready")
         if os.path.exists(marker):
             return
         log("horizon: enabling magnum-ui, collecting and compressing static "
             "files (once per venv)")
-        site = _site_packages(self.venv)
+        site = _site_packages(self.horizon_venv)
         dashboard = os.path.join(site, "openstack_dashboard", "local")
         enabled = os.path.join(site, "magnum_ui", "enabled")
         for name in sorted(os.listdir(enabled)):
@@ -937,14 +962,15 @@ class Stack(object):
                "MAGNUM_CAPI_RDMA_HORIZON_SETTINGS": settings}
         for command in (["collectstatic", "--noinput", "-v", "0"],
                         ["compress", "--force", "-v", "0"]):
-            run([self.bin("python"), "-m", "django"] + command,
+            run([os.path.join(self.horizon_venv, "bin", "python"), "-m",
+                 "django"] + command,
                 "horizon: django-admin " + command[0], env=env)
         open(marker, "w").close()
 
     def start_horizon(self):
         settings = self.horizon_settings()
         self.gunicorn("horizon", "wsgi_apps:horizon()", [PORTS["horizon"]],
-                      workers=2,
+                      workers=2, venv=self.horizon_venv,
                       env={"MAGNUM_CAPI_RDMA_HORIZON_SETTINGS": settings})
 
     # -- Keystone catalog, users, projects; Glance image
@@ -1087,7 +1113,7 @@ def credentials(pw, project):
     }
 
 
-def write_client_files(pw, venv, extras=()):
+def write_client_files(pw, venv, extras=(), horizon_venv=None):
     clouds = {}
     for project in ("admin",) + PROJECTS:
         env = credentials(pw, project)
@@ -1123,6 +1149,7 @@ def write_client_files(pw, venv, extras=()):
         info["heat"] = "http://%s:%d/v1" % (HOST, PORTS["heat-api"])
     if "horizon" in extras:
         info["horizon"] = "http://%s:%d/" % (HOST, PORTS["horizon"])
+        info["horizon_venv"] = horizon_venv
     write(path("stack.json"), json.dumps(info, indent=1, sort_keys=True)
           + "\n", 0o600)
 
@@ -1169,13 +1196,20 @@ def cmd_up(args):
     log("state folder %s; extras: %s" % (STATE, ",".join(sorted(extras))
                                          or "none"))
     ensure_debs()
+    side = concurrent.futures.ThreadPoolExecutor(1)
+    # Horizon's venv builds while the services venv does
+    horizon_venv = side.submit(ensure_horizon_venv) \
+        if "horizon" in extras else None
     bindir = install_test_tools()
-    venv = ensure_venv()
+    try:
+        venv = ensure_venv()
+    finally:
+        side.shutdown(wait=True)
     stack = Stack(venv, bindir, secrets_file())
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         mgmt = pool.submit(stack.start_mgmt)
-        horizon = pool.submit(stack.setup_horizon) if "horizon" in extras \
-            else None
+        horizon = pool.submit(stack.setup_horizon, horizon_venv) \
+            if horizon_venv else None
         stack.start_mariadb()
         stack.start_rabbitmq()
         stack.start_stubs()
@@ -1211,7 +1245,7 @@ def cmd_up(args):
         except StackError as err:
             problems.append(str(err))
     write(path("extras"), ",".join(sorted(extras)) + "\n")
-    write_client_files(stack.pw, venv, extras)
+    write_client_files(stack.pw, venv, extras, stack.horizon_venv)
     problems += check_alive(("magnum-conductor", "simulator", "heat-engine"))
     wall = time.monotonic() - T0
     peak = sampler.finish()
@@ -1328,7 +1362,11 @@ def cmd_status(args):
     print("memory now: %s" % _mib(stack_rss()))
     up = all(service_state(n)[0] == "up" for n in shown_services()
              if n != "simulator" or running_pid(n))
-    return 0 if up and mgmt_state() != "down" else 1
+    if up and mgmt_state() != "down":
+        return 0
+    # 1: part of it runs (someone's stack, being started or repaired);
+    # 2: none of its processes runs
+    return 1 if any(running_pid(n) for n in SERVICES) else 2
 
 
 def _recorded_venv():
@@ -1426,7 +1464,8 @@ def main(argv=None):
     down = sub.add_parser("down", help="stop the stack's own processes")
     down.add_argument("--purge", action="store_true",
                       help="also remove the state folder")
-    sub.add_parser("status", help="each service, its port and state")
+    sub.add_parser("status", help="each service, its port and state; exit "
+                   "0 all up, 1 partly up, 2 down, 3 no state folder")
     args = parser.parse_args(argv)
     handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status}
     try:
