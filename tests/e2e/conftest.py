@@ -13,12 +13,13 @@
 # under the License.
 """Fixtures of the end-to-end tests: the local OpenStack stack.
 
-``openstack_stack`` brings the stack up with ``tools/stack up`` (or reuses a
-running one) and gives the tests its state folder, the OS_* variables of
-each project, and a way to run the real ``openstack`` CLI of the stack venv.
-A stack this session started is stopped at the end unless
-``MAGNUM_CAPI_RDMA_KEEP_STACK=1``; a stack that was already running is left
-alone.
+``openstack_stack`` brings the stack up with ``tools/stack up --with
+heat,horizon`` (or reuses a running one, adding Heat and Horizon when they
+are not running) and gives the tests its state folder, the OS_* variables
+of each project, the Heat and Horizon URLs, and a way to run the real
+``openstack`` CLI of the stack venv. A stack this session started is
+stopped at the end unless ``MAGNUM_CAPI_RDMA_KEEP_STACK=1``; a stack that
+was already running is left running.
 """
 
 import json as jsonlib
@@ -31,6 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 STACK = os.path.join(REPO, "tools", "stack")
 PROJECTS = ("admin", "demo", "demo2")
+EXTRAS = ("heat", "horizon")
 
 
 class CLIError(AssertionError):
@@ -54,6 +56,9 @@ class LocalStack(object):
         self.openstack = self.info["openstack"]
         self.image = self.info["image"]
         self.ports = self.info["ports"]
+        # URLs of the optional services, None when they do not run
+        self.heat_url = self.info.get("heat")
+        self.horizon_url = self.info.get("horizon")
 
     def env(self, project="admin"):
         """The environment for a CLI call as PROJECT's user."""
@@ -113,13 +118,25 @@ def stack_command(*args, timeout=1800):
                           timeout=timeout)
 
 
+def _running_extras(state):
+    try:
+        with open(os.path.join(state, "stack.json")) as handle:
+            return set(jsonlib.load(handle).get("extras", ()))
+    except (OSError, ValueError):
+        return set()
+
+
 @pytest.fixture(scope="session")
 def openstack_stack():
-    """The local stack, brought up if it is not running."""
+    """The local stack with Heat and Horizon, brought up if needed."""
     state = state_dir()
-    started = stack_command("status", timeout=120).returncode != 0
-    if started:
-        result = stack_command("up")
+    status = stack_command("status", timeout=120).returncode
+    # 2 / 3: nothing runs, this session owns the stack it starts; 1: part
+    # of a running stack is down (being restarted): repair, never stop it
+    started = status in (2, 3)
+    if status != 0 or not set(EXTRAS) <= _running_extras(state):
+        # idempotent: starts only what is down, keeps what runs
+        result = stack_command("up", "--with", ",".join(EXTRAS))
         if result.returncode != 0:
             pytest.fail("tools/stack up failed:\n%s" % result.stdout[-4000:],
                         pytrace=False)

@@ -13,14 +13,20 @@
 # under the License.
 """The local stack through the real CLI.
 
-python-openstackclient and python-magnumclient of the stack venv, against
-real Keystone, Glance and Magnum, with the Nova / Neutron / Cinder stubs.
+python-openstackclient, python-magnumclient and python-heatclient of the
+stack venv, against real Keystone, Glance, Magnum and Heat, with the Nova /
+Neutron / Cinder stubs; Horizon with magnum-ui over plain HTTP (login, the
+Container Infra panels, static files). The browser tests are in
+test_horizon.py.
 """
 
+import http.cookiejar
 import json
 import os
+import re
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -154,3 +160,106 @@ def test_status_reports_every_service(openstack_stack):
                 if row.split()[:1] == [name]]
         assert line and line[0].split()[1] == "up", result.stdout
     assert "peak memory" in result.stdout
+
+
+# -- the optional services: Heat and Horizon (tools/stack up --with ...) ----
+
+def test_status_reports_heat_and_horizon(openstack_stack):
+    stack = os.path.join(openstack_stack.info["repo"], "tools", "stack")
+    result = subprocess.run([stack, "status"], stdout=subprocess.PIPE,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    states = {row.split()[0]: row.split()[1]
+              for row in result.stdout.splitlines()
+              if row.startswith("  ")}
+    for name in ("heat-api", "heat-engine", "horizon"):
+        assert states.get(name) == "up", result.stdout
+    assert openstack_stack.heat_url == "http://127.0.0.1:%d/v1" % (
+        openstack_stack.ports["heat-api"])
+    assert openstack_stack.horizon_url == "http://127.0.0.1:%d/" % (
+        openstack_stack.ports["horizon"])
+
+
+def test_heat_api_needs_a_token_and_lists_stacks(openstack_stack):
+    base = "http://127.0.0.1:%d" % openstack_stack.ports["heat-api"]
+    status, body = _get(base + "/")
+    assert status == 300
+    assert "v1.0" in {v["id"] for v in body["versions"]}
+    demo = openstack_stack.cli("project", "show", "demo")["id"]
+    assert _get("%s/v1/%s/stacks" % (base, demo))[0] == 401
+    # the real CLI (python-heatclient) through the catalog
+    listed = openstack_stack.cli("stack", "list", project="demo")
+    assert isinstance(listed, list)
+    engines = openstack_stack.cli("orchestration", "service", "list")
+    assert [e["Status"] for e in engines] and {
+        e["Status"] for e in engines} == {"up"}
+
+
+class _Browser(object):
+    """A cookie-keeping HTTP client, as a browser uses Horizon."""
+
+    def __init__(self, base):
+        self.base = base.rstrip("/")
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path, ajax=False):
+        request = urllib.request.Request(self.base + path)
+        if ajax:  # Horizon's REST API answers only what its pages ask
+            request.add_header("X-Requested-With", "XMLHttpRequest")
+        try:
+            with self.opener.open(request, timeout=60) as answer:
+                return answer.status, answer.geturl(), answer.read().decode(
+                    errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.geturl(), err.read().decode(
+                errors="replace")
+
+    def login(self, username, password):
+        _status, _url, page = self.get("/auth/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
+                          page).group(1)
+        data = urllib.parse.urlencode({
+            "csrfmiddlewaretoken": token, "username": username,
+            "password": password, "region": "default"}).encode()
+        request = urllib.request.Request(
+            self.base + "/auth/login/", data=data,
+            headers={"Referer": self.base + "/auth/login/"})
+        with self.opener.open(request, timeout=60) as answer:
+            return answer.geturl(), answer.read().decode(errors="replace")
+
+
+def test_horizon_login_page_and_static_files(openstack_stack):
+    browser = _Browser(openstack_stack.horizon_url)
+    status, url, page = browser.get("/")
+    assert status == 200 and url.endswith("/auth/login/?next=/")
+    assert 'name="username"' in page and 'name="password"' in page
+    # compressed offline, served by the stack's gunicorn
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', page)
+    assert assets
+    for asset in assets:
+        assert browser.get(asset)[0] == 200, asset
+    assert browser.get("/static/../../../../etc/passwd")[0] == 404
+    assert browser.get("/static/no-such-file.css")[0] == 404
+
+
+@pytest.mark.parametrize("project", ["demo", "demo2"])
+def test_horizon_login_shows_the_container_infra_panels(openstack_stack,
+                                                        project):
+    credentials = openstack_stack.info["credentials"][project]
+    browser = _Browser(openstack_stack.horizon_url)
+    wrong_url, _page = browser.login(credentials["OS_USERNAME"], "wrong")
+    assert "/auth/login/" in wrong_url
+    url, page = browser.login(credentials["OS_USERNAME"],
+                              credentials["OS_PASSWORD"])
+    assert url.endswith("/project/"), url
+    assert "Container Infra" in page
+    for panel in ("clusters", "cluster_templates"):
+        status, _url, body = browser.get("/project/%s/" % panel)
+        assert status == 200, (panel, body[:300])
+        assert "Container Infra" in body
+    # magnum-ui's REST calls reach Magnum as the logged-in user
+    status, _url, body = browser.get("/api/container_infra/clusters/",
+                                     ajax=True)
+    assert status == 200, body[:300]
+    assert "items" in json.loads(body)
