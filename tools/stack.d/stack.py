@@ -1479,6 +1479,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("tools/stack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `tools/stack status | head`: the reader left, nothing to say
+        sys.stdout = None
+        return 0
 
 
 if __name__ == "__main__":
