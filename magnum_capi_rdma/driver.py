@@ -42,6 +42,7 @@ from magnum_capi_rdma.adapters import kube as kube_adapter
 from magnum_capi_rdma import conf as capi_conf
 from magnum_capi_rdma import health
 from magnum_capi_rdma import observer as observer_mod
+from magnum_capi_rdma import operations
 from magnum_capi_rdma import oplock
 from magnum_capi_rdma import spec as spec_mod
 from magnum_capi_rdma import status as st
@@ -407,11 +408,13 @@ class Driver(magnum_driver.Driver):
                 "again" % (cluster.name or cluster.uuid))
 
     def _converge(self, context, cluster, spec, operation, timeout_minutes,
-                  before_helm=None, what=None):
+                  before_helm=None, what=None, record=True):
         """Bring the management cluster to the state the spec describes.
 
         Runs under the cluster's operation lock; ``before_helm`` (e.g.
-        marking machines to remove) runs under it too.
+        marking machines to remove) runs under it too. With ``record``
+        False the operation record already there is kept (a resumed
+        operation keeps its start time and timeout).
         """
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
@@ -422,8 +425,8 @@ class Driver(magnum_driver.Driver):
             self._prepare_namespace(namespace)
         except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
-        with self._locked(cluster, what, operation, timeout_minutes,
-                          release=release):
+        with self._locked(cluster, what, operation if record else None,
+                          timeout_minutes, release=release):
             self._still_wanted(context, cluster)
             try:
                 if before_helm is not None:
@@ -730,6 +733,13 @@ class Driver(magnum_driver.Driver):
         snapshot = self._observer.snapshot()
         observed = snapshot.observed(namespace, release)
         view = self._magnum_view(cluster, release, namespace, snapshot)
+        now = timeutils.utcnow(True)
+        if not st.timed_out(view, now) and self._create_interrupted(
+                cluster, observed, snapshot.operation(namespace, release),
+                now):
+            self._save(cluster, self._resume_create(context, cluster),
+                       lambda: self._moved_on(context, cluster, view.status))
+            return
         result = st.reconcile(observed, view, timeutils.utcnow(True))
         if result.status == fields.ClusterStatus.DELETE_COMPLETE:
             pending = self._cleanup_after_delete(cluster, release, namespace)
@@ -744,6 +754,66 @@ class Driver(magnum_driver.Driver):
                     reason=pending)
         self._save(cluster, result,
                    lambda: self._moved_on(context, cluster, view.status))
+
+    def _create_interrupted(self, cluster, observed, record, now):
+        """A create whose conductor died before Helm made the cluster.
+
+        The create took the lock (so it got as far as the project
+        namespace) and nobody has held the lock for a whole lock period,
+        yet objects of the release are missing: the conductor call that
+        should have installed it is gone, and Magnum never calls create
+        again.
+        """
+        if cluster.status != fields.ClusterStatus.CREATE_IN_PROGRESS:
+            return False
+        # One Helm install makes all of these (the chart always renders
+        # the default worker group); any missing means it never finished.
+        if all((observed.cluster, observed.openstack_cluster,
+                observed.control_plane, observed.machine_deployments)):
+            return False
+        if record.operation != "CREATE" or record.started is None:
+            return False
+        if operations.held_by_other(record, None, now):
+            return False
+        last = record.renewed or record.started
+        return (now - last).total_seconds() > (
+            CONF.capi_rdma.operation_lock_seconds)
+
+    def _resume_create(self, context, cluster):
+        """Finish an interrupted create; the status to save."""
+        release = release_for(cluster)
+        namespace = namespace_for(cluster.project_id)
+        in_progress = fields.ClusterStatus.CREATE_IN_PROGRESS
+        if not self._kube.get_secret_metadata(
+                namespace, credentials_secret_name(release)):
+            # Its application credential can only be made with the
+            # owner's token, which a status pass does not have.
+            return st.StatusResult(
+                status=fields.ClusterStatus.CREATE_FAILED,
+                reason="The create was interrupted (the conductor stopped) "
+                "before the cluster's credentials were made; delete the "
+                "cluster and create it again.")
+        LOG.warning("Cluster %s: its create was interrupted before Helm "
+                    "installed the release; resuming it", cluster.uuid)
+        try:
+            spec = build_spec(cluster)
+            self._converge(context, cluster, spec, "CREATE", None,
+                           what="a resumed create", record=False)
+        except InvalidClusterLabels as exc:
+            return st.StatusResult(status=fields.ClusterStatus.CREATE_FAILED,
+                                   reason=str(exc))
+        except ClusterBusy:
+            return st.StatusResult(status=in_progress,
+                                   reason=cluster.status_reason or "")
+        except ClusterOperationFailed as exc:
+            return st.StatusResult(
+                status=in_progress,
+                reason="Resuming the create interrupted by a conductor "
+                "restart: %s" % _short(exc))
+        return st.StatusResult(
+            status=in_progress,
+            reason="Resumed the create interrupted by a conductor restart: "
+            "the Helm release is installed")
 
     def _moved_on(self, context, cluster, status):
         """The row's status changed since this pass loaded the cluster.

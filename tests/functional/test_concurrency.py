@@ -277,6 +277,30 @@ class TestConcurrentOperations(lifecycle.LifecycleBase):
                                    fields.ClusterStatus.UPDATE_COMPLETE)
         self.delete_and_check(cluster)
 
+    def test_an_interrupted_create_without_credentials_fails_clearly(self):
+        # The conductor died after taking the lock, before it made the
+        # application credential: a status pass cannot make one (it has
+        # no user token), so it says what happened instead of waiting.
+        cluster = self.make_cluster(name="cut")
+        release = capi_driver.new_release_name(cluster)
+        ns = self.namespace(cluster)
+        self.driver._prepare_namespace(ns)
+        long_ago = datetime.datetime.now(
+            datetime.timezone.utc) - datetime.timedelta(seconds=120)
+        self.kube.create_lease(ns, operations.lease_body(
+            ns, release, self.driver._labels(cluster),
+            operations.record_annotations(operations.Record(
+                operation="CREATE", started=long_ago, timeout_minutes=60)),
+            "dead-host/1/abc", "a create", 60, long_ago))
+        cluster.stack_id = release
+        cluster.save()
+        cluster = self.sync(cluster)
+        assert cluster.status == fields.ClusterStatus.CREATE_FAILED
+        assert cluster.status_reason.startswith(
+            "The create was interrupted (the conductor stopped) before the "
+            "cluster's credentials were made"), cluster.status_reason
+        self.delete_and_check(cluster)
+
     def test_a_long_call_keeps_its_lock(self):
         self.config(operation_lock_seconds=10, group="capi_rdma")
         cluster = self.created(name="long")
