@@ -22,6 +22,7 @@ objects into Magnum state with :func:`magnum_capi_rdma.status.reconcile`.
 """
 
 import contextlib
+import hashlib
 import re
 import threading
 
@@ -113,6 +114,17 @@ def release_for(cluster):
 
 def credentials_secret_name(release):
     return "%s-cloud-credentials" % release
+
+
+def role_binding_name(role, user):
+    """The RoleBinding of ``role`` to ``user`` in a project namespace.
+
+    Named after the identity too: a binding an earlier identity of the
+    driver made (another service account, an admin kubeconfig) must not
+    be taken for this one's.
+    """
+    digest = hashlib.sha256(user.encode("utf-8")).hexdigest()[:10]
+    return "%s-%s" % (role[:240], digest)
 
 
 # -- Magnum objects as plain data --
@@ -362,8 +374,9 @@ class Driver(magnum_driver.Driver):
             return False
         role = CONF.capi_rdma.namespace_role
         if role:
+            user = self._kube.username()
             self._kube.ensure_role_binding(
-                namespace, role, role, self._kube.username(),
+                namespace, role_binding_name(role, user), role, user,
                 labels={OWNER_LABEL: OWNER_VALUE})
         return True
 

@@ -35,6 +35,7 @@ import pytest
 
 from magnum_capi_rdma.adapters import keystone as ks
 from magnum_capi_rdma.adapters import kube as kube_adapter
+from magnum_capi_rdma import driver as capi_driver
 from tests.bed import rbac as bed_rbac
 from tests.functional.keystone_fixture import real_keystone  # noqa: F401
 from tests.functional import test_driver_lifecycle as lifecycle
@@ -217,7 +218,8 @@ def test_service_account_cannot(what, sa_client, kube_api_client):
     assert status in expected
 
 
-def test_service_account_can_what_the_driver_needs(sa_client):
+def test_service_account_can_what_the_driver_needs(sa_client,
+                                                   kube_api_client):
     """SelfSubjectAccessReview of each permission the driver relies on."""
     authz = client.AuthorizationV1Api(sa_client)
 
@@ -251,11 +253,22 @@ def test_service_account_can_what_the_driver_needs(sa_client):
     kube = kube_adapter.Kube(sa_client, {})
     kube.ensure_namespace(ns)
     try:
+        # A binding an earlier identity made under the old fixed name
+        # does not stand in for the driver's own.
+        admin_rbac = client.RbacAuthorizationV1Api(kube_api_client)
+        admin_rbac.create_namespaced_role_binding(ns, {
+            "metadata": {"name": "magnum-capi-rdma-namespaced"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "magnum-capi-rdma-namespaced"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io",
+                          "kind": "User", "name": "admin"}]})
+        name = capi_driver.role_binding_name("magnum-capi-rdma-namespaced",
+                                             kube.username())
         assert kube.ensure_role_binding(
-            ns, "magnum-capi-rdma-namespaced", "magnum-capi-rdma-namespaced",
-            kube.username()) is True
+            ns, name, "magnum-capi-rdma-namespaced", kube.username()) is True
         assert kube.ensure_role_binding(
-            ns, "magnum-capi-rdma-namespaced", "magnum-capi-rdma-namespaced",
+            ns, name, "magnum-capi-rdma-namespaced",
             kube.username()) is False           # idempotent
         for group, resource, verb in in_namespace:
             assert allowed(group, resource, verb, ns), (group, resource)

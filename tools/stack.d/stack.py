@@ -802,7 +802,9 @@ class Stack(object):
             "drivers": {"verify_ca": "false"},
             "kubernetes": {"health_polling_interval": 10},
             "capi_rdma": {
-                "kubeconfig_file": path("mgmt", "kubeconfig"),
+                # The shipped least-privilege service account
+                # (etc/rbac), as an operator would configure it.
+                "kubeconfig_file": path("mgmt", "driver.kubeconfig"),
                 "chart_repo": chart,
                 "helm_executable": os.path.join(self.bindir, "helm"),
                 "chart_cache_dir": path("magnum", "charts"),
@@ -1023,7 +1025,7 @@ class Stack(object):
         env = {"MAGNUM_CAPI_RDMA_BIN": self.bindir,
                "PATH": self.bindir + os.pathsep + os.environ["PATH"]}
         run([self.bin("python"), "-m", "tests.bed", "up", "--crds",
-             "--state", path("mgmt")],
+             "--rbac", "--state", path("mgmt")],
             "management cluster (python -m tests.bed up)", env=env, cwd=REPO)
         log("management cluster up: %s" % path("mgmt", "kubeconfig"))
         if running_pid("simulator"):
