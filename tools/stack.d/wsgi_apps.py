@@ -67,7 +67,39 @@ def horizon():
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     app = get_wsgi_application()
+    _zones_with_nova_names()
     return StaticFiles(app, settings.STATIC_URL, settings.STATIC_ROOT)
+
+
+def _zones_with_nova_names():
+    """Horizon's availability zones carry ``zoneName`` again.
+
+    magnum-ui 19.0.0's Create Cluster form fills its required Availability
+    Zone field from each zone's ``zoneName``; Horizon 27.0.0 lists zones
+    through openstacksdk, whose zones say ``name`` and ``state`` only, so
+    the field offers "undefined" and the form cannot be submitted.
+    """
+    from openstack_dashboard.api import nova
+
+    listed = nova.availability_zone_list
+
+    def availability_zone_list(request, detailed=False):
+        zones = listed(request, detailed)
+        for zone in zones:
+            object.__setattr__(zone, "to_dict",
+                               _with_nova_names(zone.to_dict))
+        return zones
+
+    nova.availability_zone_list = availability_zone_list
+
+
+def _with_nova_names(to_dict):
+    def with_nova_names(*args, **kwargs):
+        out = to_dict(*args, **kwargs)
+        out.setdefault("zoneName", out.get("name"))
+        out.setdefault("zoneState", out.get("state"))
+        return out
+    return with_nova_names
 
 
 class StaticFiles(object):
