@@ -59,6 +59,11 @@ OWNER_VALUE = "magnum-capi-rdma"
 CLUSTER_UUID_LABEL = "magnum.openstack.org/cluster-uuid"
 PROJECT_LABEL = "magnum.openstack.org/project-id"
 OWNERS_ANNOTATION = "capi-rdma.magnum.openstack.org/app-credential-owner"
+#: Labels of a project namespace: ownership, and Pod Security "baseline"
+#: (no privileged pods, no host paths), which etc/rbac's admission policy
+#: requires of namespaces the driver makes.
+NAMESPACE_LABELS = {OWNER_LABEL: OWNER_VALUE,
+                    "pod-security.kubernetes.io/enforce": "baseline"}
 
 
 def credential_owners(secret_metadata):
@@ -368,8 +373,7 @@ class Driver(magnum_driver.Driver):
         too.
         """
         if create:
-            self._kube.ensure_namespace(namespace,
-                                        {OWNER_LABEL: OWNER_VALUE})
+            self._kube.ensure_namespace(namespace, NAMESPACE_LABELS)
         elif not self._kube.namespace_exists(namespace, terminating=False):
             return False
         role = CONF.capi_rdma.namespace_role
@@ -405,11 +409,13 @@ class Driver(magnum_driver.Driver):
         with lock.renewing():
             yield lock
 
-    def _still_wanted(self, context, cluster):
+    def _still_wanted(self, context, cluster, status=None):
         """Refuse to install for a cluster deleted meanwhile.
 
         A delete that ran while this call waited for the lock (or before
-        it) must not be undone by installing the release again.
+        it) must not be undone by installing the release again. With
+        ``status``, the row must still have that status (a resumed create
+        must not revive a create that has since failed).
         """
         try:
             fresh = type(cluster).get_by_uuid(context, cluster.uuid)
@@ -419,9 +425,14 @@ class Driver(magnum_driver.Driver):
             raise ClusterOperationFailed(
                 reason="Cluster %s is being deleted; not installing it "
                 "again" % (cluster.name or cluster.uuid))
+        if status is not None and fresh.status != status:
+            raise ClusterBusy(
+                reason="Cluster %s is %s now; not resuming its create" % (
+                    cluster.name or cluster.uuid, fresh.status))
 
     def _converge(self, context, cluster, spec, operation, timeout_minutes,
-                  before_helm=None, what=None, record=True):
+                  before_helm=None, what=None, record=True,
+                  expect_status=None):
         """Bring the management cluster to the state the spec describes.
 
         Runs under the cluster's operation lock; ``before_helm`` (e.g.
@@ -439,8 +450,8 @@ class Driver(magnum_driver.Driver):
         except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
         with self._locked(cluster, what, operation if record else None,
-                          timeout_minutes, release=release):
-            self._still_wanted(context, cluster)
+                          timeout_minutes, release=release) as lock:
+            self._still_wanted(context, cluster, expect_status)
             try:
                 if before_helm is not None:
                     before_helm()
@@ -451,6 +462,11 @@ class Driver(magnum_driver.Driver):
                                                self._labels(cluster))
                 values = values_mod.build_values(
                     spec, credentials_secret_name(release))
+                if lock.lost:
+                    raise ClusterOperationFailed(
+                        reason="Lost the operation lock of cluster %s (the "
+                        "management cluster did not take its renewals); "
+                        "not installing" % (cluster.name or cluster.uuid))
                 self._helm.install_or_upgrade(
                     release, namespace, values,
                     spec.chart_version or CONF.capi_rdma.chart_version)
@@ -609,17 +625,14 @@ class Driver(magnum_driver.Driver):
         release = release_for(cluster)
         namespace = namespace_for(cluster.project_id)
         try:
-            exists = self._prepare_namespace(namespace, create=False) and (
-                self._kube.get_secret_metadata(
-                    namespace, credentials_secret_name(release)) is not None)
+            present = self._prepare_namespace(namespace, create=False)
         except kube_adapter.KubeError as exc:
             raise ClusterOperationFailed(reason=str(exc))
-        if not exists:
-            # Nothing was set up for it (a create refused or never run):
-            # uninstalling an absent release is a no-op.
-            self._uninstall(release, namespace)
+        if not present:
+            # No project namespace: nothing was ever set up for it.
             return
-        # A create or update still running its Helm call finishes first.
+        # A create or update still in its driver call (even one that has
+        # not written its credentials yet) finishes first.
         with self._locked(cluster, "a delete", "DELETE",
                           CONF.capi_rdma.delete_timeout,
                           wait=CONF.capi_rdma.delete_lock_wait,
@@ -696,7 +709,8 @@ class Driver(magnum_driver.Driver):
         """What is known of the operation without the management cluster.
 
         A create is timed from the row's creation; other operations from
-        the record the last successful status pass read.
+        the record the last successful status pass read, or else from the
+        row's last change.
         """
         started, timeout = self._operation_records.get(
             cluster.uuid, (None, None))
@@ -705,6 +719,14 @@ class Driver(magnum_driver.Driver):
             started = cluster.created_at
             timeout = (cluster.create_timeout or
                        CONF.capi_rdma.default_create_timeout)
+        elif started is None:
+            # No record read in this process (it restarted during the
+            # outage): time the operation from the row's last change.
+            started = cluster.updated_at
+            timeout = (CONF.capi_rdma.delete_timeout
+                       if cluster.status ==
+                       fields.ClusterStatus.DELETE_IN_PROGRESS
+                       else CONF.capi_rdma.update_timeout)
         if not (cluster.status or "").endswith("_IN_PROGRESS"):
             started = None
         return st.MagnumView(release=cluster.stack_id, status=cluster.status,
@@ -811,7 +833,8 @@ class Driver(magnum_driver.Driver):
         try:
             spec = build_spec(cluster)
             self._converge(context, cluster, spec, "CREATE", None,
-                           what="a resumed create", record=False)
+                           what="a resumed create", record=False,
+                           expect_status=in_progress)
         except InvalidClusterLabels as exc:
             return st.StatusResult(status=fields.ClusterStatus.CREATE_FAILED,
                                    reason=str(exc))

@@ -139,10 +139,12 @@ def lease_body(namespace, release, labels, record_annotations, holder,
     annotations = dict(record_annotations or {})
     if holder:
         annotations[HOLDER_OPERATION_KEY] = holder_operation or ""
-    spec = {"leaseDurationSeconds": int(duration_seconds)}
+    # renewTime is written when the lock is freed too: it is the last
+    # sign of life of the call that held it.
+    spec = {"leaseDurationSeconds": int(duration_seconds),
+            "renewTime": _micro(now)}
     if holder:
         spec["holderIdentity"] = holder
-        spec["renewTime"] = _micro(now)
         if acquire:
             spec["acquireTime"] = _micro(now)
     body = {

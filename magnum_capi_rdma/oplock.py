@@ -80,7 +80,21 @@ class OperationLock(object):
         self._record = {}
         self._stop = threading.Event()
         self._thread = None
+        self._lost = threading.Event()
+        self._last_renewal = None
         self.renewals = 0
+
+    @property
+    def lost(self):
+        """True once the lock may be held by someone else.
+
+        A renewal found another holder, or none has succeeded for a whole
+        lock period (another call may have taken the expired lock).
+        """
+        if self._lost.is_set():
+            return True
+        return self._last_renewal is not None and (
+            self._monotonic() - self._last_renewal > self.duration)
 
     # -- protocol --
 
@@ -121,7 +135,11 @@ class OperationLock(object):
             except kube_adapter.KubeError as exc:
                 if exc.status == 409:   # another conductor won the race
                     continue
+                # The write may have reached the server even though the
+                # answer did not: free what might be ours.
+                self.release()
                 raise
+            self._last_renewal = self._monotonic()
             return
 
     def renew(self):
@@ -137,6 +155,7 @@ class OperationLock(object):
             try:
                 self._write(current, self.holder, self._record, False)
                 self.renewals += 1
+                self._last_renewal = self._monotonic()
                 return True
             except kube_adapter.KubeError as exc:
                 if exc.status != 409:
@@ -170,6 +189,7 @@ class OperationLock(object):
         while not self._stop.wait(interval):
             try:
                 if not self.renew():
+                    self._lost.set()
                     return
             except Exception as exc:
                 LOG.warning("Cluster %s: renewing the operation lock "

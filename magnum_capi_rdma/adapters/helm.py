@@ -138,10 +138,12 @@ def meaningful_line(stderr):
     # would otherwise wonder whether the workload cluster is meant).
     if chosen.startswith(UNREACHABLE):
         chosen = "management cluster unreachable" + chosen[len(UNREACHABLE):]
-    # A schema failure lists the offending fields on the following lines.
-    if errors and "schema" in chosen.lower():
+    # A schema failure, or helm's "N error(s) occurred:", lists the
+    # details on the following lines.
+    if errors and ("schema" in chosen.lower() or chosen.endswith(":")):
         index = lines.index(errors[-1])
-        details = [line.lstrip("- ") for line in lines[index + 1:index + 4]]
+        details = [line.lstrip("-*\t ") for line in
+                   lines[index + 1:index + 4]]
         if details:
             chosen = "%s: %s" % (chosen.rstrip(":"), "; ".join(details))
     if len(chosen) > MAX_MESSAGE:
@@ -496,11 +498,14 @@ class Helm(object):
         path = self.chart_path(chart_version)
         client, command = self._clients()
 
+        # The namespace is the driver's to make (with its labels and role
+        # binding); helm making it would need rights the driver's
+        # service account does not have.
         async def install():
             chart = await client.get_chart(path)
             revision = await client.install_or_upgrade_release(
                 release, chart, values or {}, namespace=namespace,
-                create_namespace=True, wait=False,
+                create_namespace=False, wait=False,
                 timeout=self._helm_timeout())
             return revision.revision
 

@@ -129,18 +129,25 @@ def test_install_upgrade_status_uninstall(helm_bin, kubeconfig, namespace,
     assert helm.uninstall("r1", namespace) is False
 
 
-def test_install_creates_namespace(helm_bin, kubeconfig, kube_api_client,
-                                   local_chart, tmp_path):
+def test_install_leaves_the_namespace_to_the_driver(
+        helm_bin, kubeconfig, kube_api_client, local_chart, tmp_path):
+    # The driver makes project namespaces (labels, role binding); helm
+    # must not, since the driver's service account may not make
+    # namespaces without them.
     from kubernetes import client
 
-    name = "helm-create-ns-%d" % os.getpid()
+    name = "helm-no-ns-%d" % os.getpid()
     helm = make_helm(helm_bin, kubeconfig, local_chart, tmp_path)
-    try:
-        assert helm.install_or_upgrade("r", name, {"clusterName": "x"}) == 1
-        core = client.CoreV1Api(kube_api_client)
-        assert core.read_namespace(name).metadata.name == name
-    finally:
-        helm.uninstall("r", name)
+    with pytest.raises(helm_adapter.HelmError) as caught:
+        helm.install_or_upgrade("r", name, {"clusterName": "x"})
+    message = str(caught.value)
+    assert message.startswith("helm install/upgrade of release r failed")
+    assert 'namespaces "%s" not found' % name in message, message
+    assert "\n" not in message
+    core = client.CoreV1Api(kube_api_client)
+    with pytest.raises(client.ApiException) as missing:
+        core.read_namespace(name)
+    assert missing.value.status == 404
 
 
 def test_schema_violation_is_clear_and_not_transient(

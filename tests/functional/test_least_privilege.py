@@ -103,8 +103,9 @@ def _forbidden(call, *args, **kwargs):
         call(*args, **kwargs)
     if info.value.status == 422:
         # Refused by the admission policy, not RBAC: say so.
-        assert "magnum-capi-rdma may only change objects in namespaces " \
-            "named magnum-*" in info.value.body, info.value.body
+        assert "ValidatingAdmissionPolicy 'magnum-capi-rdma-namespaces'" \
+            in info.value.body and "magnum-capi-rdma may only" in \
+            info.value.body, info.value.body
     return info.value.status
 
 
@@ -128,7 +129,9 @@ BIND_NAMESPACED = {
     "list-secrets-all-namespaces", "list-secrets-default",
     "create-namespace-without-prefix", "delete-other-namespace",
     "bind-namespaced-role-in-kube-system", "bind-cluster-admin",
-    "create-lease-kube-system"])
+    "create-lease-kube-system", "namespace-without-pod-security",
+    "namespace-allowing-privileged-pods", "delete-own-namespace",
+    "secret-in-own-namespace"])
 def test_service_account_cannot(what, sa_client, kube_api_client):
     rbac = client.RbacAuthorizationV1Api(sa_client)
     core = client.CoreV1Api(sa_client)
@@ -163,7 +166,7 @@ def test_service_account_cannot(what, sa_client, kube_api_client):
     elif what == "bind-cluster-admin":
         # In a project namespace, binding anything but the namespaced
         # role is escalation, refused by RBAC.
-        ns = "magnum-lp-" + uuid.uuid4().hex[:8]
+        ns = "magnum-lp" + uuid.uuid4().hex[:8]
         admin = client.CoreV1Api(kube_api_client)
         admin.create_namespace({"metadata": {"name": ns}})
         try:
@@ -174,6 +177,21 @@ def test_service_account_cannot(what, sa_client, kube_api_client):
                                 binding)
         finally:
             admin.delete_namespace(ns)
+    elif what == "namespace-without-pod-security":
+        expected = POLICY
+        status = _forbidden(core.create_namespace, {"metadata": {
+            "name": "magnum-lp" + uuid.uuid4().hex[:8]}})
+    elif what == "namespace-allowing-privileged-pods":
+        expected = POLICY
+        status = _forbidden(core.create_namespace, {"metadata": {
+            "name": "magnum-lp" + uuid.uuid4().hex[:8], "labels": {
+                "pod-security.kubernetes.io/enforce": "privileged"}}})
+    elif what == "delete-own-namespace":
+        # Its own namespace is not a project namespace.
+        expected = POLICY
+        status = _forbidden(core.delete_namespace, SA_NAMESPACE)
+    elif what == "secret-in-own-namespace":
+        status = _forbidden(core.list_namespaced_secret, SA_NAMESPACE)
     elif what == "create-lease-kube-system":
         status = _forbidden(
             client.CoordinationV1Api(sa_client).create_namespaced_lease,
@@ -240,7 +258,7 @@ def test_service_account_can_what_the_driver_needs(sa_client,
     for group, resource, verb in cluster_wide:
         assert allowed(group, resource, verb), (group, resource, verb)
     # Namespaced rights exist only where the driver bound them.
-    ns = "magnum-lp-" + uuid.uuid4().hex[:8]
+    ns = "magnum-lp" + uuid.uuid4().hex[:8]
     in_namespace = [
         ("", "secrets", "create"),
         ("coordination.k8s.io", "leases", "update"),
@@ -251,7 +269,7 @@ def test_service_account_can_what_the_driver_needs(sa_client,
     for group, resource, verb in in_namespace:
         assert not allowed(group, resource, verb, ns)
     kube = kube_adapter.Kube(sa_client, {})
-    kube.ensure_namespace(ns)
+    kube.ensure_namespace(ns, capi_driver.NAMESPACE_LABELS)
     try:
         # A binding an earlier identity made under the old fixed name
         # does not stand in for the driver's own.
