@@ -118,7 +118,8 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
 
     def setUp(self):
         super().setUp()
-        self.config(helm_retries=1, group="capi_rdma")
+        self.config(helm_retries=1, operation_lock_seconds=10,
+                    group="capi_rdma")
         capi_driver.Driver.reset_shared()
         FlakyKeystone.down = False
         FlakyKeystone.created = 0
@@ -213,7 +214,20 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
                 "cluster unreachable" % (
                     capi_driver.release_for(cluster)) in message, message
             self.bed.start_apiserver()
-            self.driver.create_cluster(self.context, cluster, 30)
+            # The failed call could not free its lock (the apiserver was
+            # down): the retry is refused as busy until it expires.
+            refused = []
+
+            def retry():
+                try:
+                    self.driver.create_cluster(self.context, cluster, 30)
+                    return True
+                except capi_driver.ClusterBusy as exc:
+                    refused.append(str(exc))
+                    return False
+            lifecycle.wait_for(retry, 60, 1.0, what="the lock to expire")
+            assert all("is busy: a create is in progress" in r
+                       for r in refused), refused
         finally:
             helm.install_or_upgrade = real_install
         cluster.save()
