@@ -21,7 +21,7 @@ generated from the label spec so the two cannot drift apart).
 
 from oslo_config import cfg
 
-from magnum_capi_rdma import labels as label_spec
+from magnum_capi_rdma import features
 
 GROUP = "capi_rdma"
 LABELS_GROUP = "capi_rdma_labels"
@@ -238,14 +238,46 @@ keystone_opts = [
     ),
 ]
 
+site_opts = [
+    cfg.StrOpt(
+        "unknown_labels",
+        default="refuse",
+        choices=[("refuse", "a label no feature of the driver reads is "
+                  "an error"),
+                 ("warn", "such labels are accepted, ignored, and listed "
+                  "in the cluster's status_reason (for migrations)")],
+        help="What to do with labels the driver does not read. Near "
+        "misses of its labels (\"did you mean\"), labels starting with "
+        "rdma_, gpu_ or capi_ and other drivers' labels it deliberately "
+        "does not support are refused either way.",
+    ),
+    cfg.BoolOpt(
+        "ib_sriov_cni_in_image",
+        default=False,
+        help="The node images of this site carry the ib-sriov CNI plugin "
+        "(/opt/cni/bin/ib-sriov). The NicClusterPolicy of the network "
+        "operator release the driver targets cannot install it (only the "
+        "operator's SR-IOV network operator ships it), so rdma_mode "
+        "ib-sriov is refused unless this is true.",
+    ),
+]
+
+#: Options the cluster spec depends on (passed to ``spec.build_spec``).
+SITE_OPTIONS = tuple(opt.name for opt in site_opts)
+
 ALL_OPTS = management_opts + chart_opts + api_opts + timeout_opts + (
-    rbac_opts + keystone_opts)
+    rbac_opts + keystone_opts + site_opts)
+
+
+def site_options(conf=cfg.CONF):
+    """The site settings the spec depends on, by name."""
+    return {name: conf[GROUP][name] for name in SITE_OPTIONS}
 
 
 def label_default_opts():
     """One option per label that a site may give a default to."""
     opts = []
-    for label in label_spec.LABELS.values():
+    for label in features.LABELS.values():
         if not label.site_default:
             continue
         opts.append(
@@ -270,9 +302,21 @@ def site_label_defaults(conf=cfg.CONF):
     group = conf[LABELS_GROUP]
     return {
         name: group[name]
-        for name, label in label_spec.LABELS.items()
+        for name, label in features.LABELS.items()
         if label.site_default and group[name] is not None
     }
+
+
+def from_files(paths):
+    """A configuration read from ``paths`` only, e.g. magnum.conf.
+
+    For the operator command, which must find the site's label defaults
+    where magnum-conductor does. No files: every option's default.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf(args=[], project="magnum", default_config_files=list(paths))
+    return conf
 
 
 def list_opts():

@@ -22,6 +22,7 @@ what is wrong.
 import dataclasses
 from typing import Optional
 
+from magnum_capi_rdma import capi
 from magnum_capi_rdma import status as st
 
 HEALTHY = "HEALTHY"
@@ -64,8 +65,8 @@ def evaluate(observed, release, node_groups, rdma=None):
     reason = {}
     healthy = True
 
-    api = st.api_address(observed.cluster)
-    cp_cond = st._condition(observed.cluster, "ControlPlaneReady")
+    api = capi.api_address(observed.cluster)
+    cp_cond = capi.condition(observed.cluster, "ControlPlaneReady")
     if api and cp_cond and cp_cond.get("status") == "True":
         reason["api"] = "ok (%s)" % api
     else:
@@ -79,9 +80,9 @@ def evaluate(observed, release, node_groups, rdma=None):
     for ng in node_groups:
         if ng.role == "master":
             continue
-        md = st._machine_deployment_for(observed, release, ng.name)
+        md = st.machine_deployment_for(observed, release, ng.name)
         components.append(st.node_group_component(
-            ng.name, md, st._machines_of_group(observed, ng.name)))
+            ng.name, md, st.node_group_machines(observed, ng.name)))
     components.append(st.addons_component(observed.addons))
     for comp in components:
         reason[comp.name] = _component_text(comp)
@@ -106,9 +107,9 @@ def evaluate(observed, release, node_groups, rdma=None):
 def _unhealthy_nodes(machines):
     out = []
     for machine in machines:
-        cond = st._condition(machine, "NodeHealthy")
+        cond = capi.condition(machine, "NodeHealthy")
         if cond is not None and cond.get("status") == "False":
-            out.append("%s (%s)" % (st._name(machine),
+            out.append("%s (%s)" % (capi.name(machine),
                                     cond.get("reason") or "NodeHealthy "
                                     "False"))
     return sorted(out)

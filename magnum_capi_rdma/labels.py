@@ -11,11 +11,13 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Every label the driver reads, declared once.
+"""Label kinds and their parsers.
 
 A label has a name, a kind (how its string value is parsed), a default,
-the scopes where it may be set (cluster template, cluster, node group), the
-values module that consumes it and a help text. Magnum stores label values
+the scopes where it may be set (cluster template, cluster, node group) and
+a help text. Labels are declared by the feature module that owns them
+(``magnum_capi_rdma/features``); this module is the library they use: the
+kinds, their parsers and the words they accept. Magnum stores label values
 as strings; render descriptions may also carry native YAML values, which are
 accepted where they fit the kind.
 
@@ -24,10 +26,10 @@ accepted where they fit the kind.
 objects or configuration: ``spec`` applies the precedence rules.
 """
 
-import collections
 import dataclasses
 import ipaddress
 import re
+import reprlib
 
 TEMPLATE = "template"
 CLUSTER = "cluster"
@@ -36,12 +38,17 @@ ALL_SCOPES = frozenset((TEMPLATE, CLUSTER, NODEGROUP))
 CLUSTER_SCOPES = frozenset((TEMPLATE, CLUSTER))
 TEMPLATE_ONLY = frozenset((TEMPLATE,))
 
-RDMA_MODES = ("none", "macvlan", "sriov", "ipoib", "ib-sriov")
-
 # Text that Helm (``tpl``) or the addon provider (Jinja2) would evaluate.
 # No label value may carry it, so a value can never turn into code.
 _TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: No label value is longer (the longest sane ones, lists of CIDRs or
+#: node labels, are far shorter); longer values are refused before any
+#: other work.
+MAX_VALUE_LENGTH = 4096
+#: Integers are at most this many digits (no value needs more; Python's
+#: int() refuses or slows down on very long digit strings).
+MAX_DIGITS = 9
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,%d}$" % MAX_DIGITS)
 
 _TRUE = frozenset(("true", "yes", "on", "1", "y", "t"))
 _FALSE = frozenset(("false", "no", "off", "0", "n", "f"))
@@ -55,9 +62,43 @@ K8S_VALUE_RE = re.compile(r"^(%s)?$" % _K8S_NAME)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 # Neutron name or UUID: printable, no commas (lists are comma separated).
-_NEUTRON_NAME = r"^[^,\s][^,]{0,254}$"
-_RESOURCE_NAME = r"^[a-z][a-z0-9_]{0,62}$"
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+NEUTRON_NAME = r"^[^,\s][^,]{0,254}$"
+RESOURCE_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+IMAGE_TAG = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$"
+#: A Kubernetes object name such as a Secret's (RFC 1123 subdomain).
+DNS_SUBDOMAIN = (r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                 r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+#: An image repository without a scheme: registry[:port]/path.
+IMAGE_REPOSITORY = (r"^(?!.*://)[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"
+                    r"(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?){0,16}$")
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel = 2
+_SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 4
+_SHOW.maxother = 40
+SHOW_LIMIT = 80
+
+
+def show(value, limit=SHOW_LIMIT):
+    """*value* for a message, safe to show anywhere.
+
+    Quoted, every non-printing character escaped, and shortened (saying
+    so) when long; never recursive.
+    """
+    if isinstance(value, str):
+        if len(value) > limit:
+            return "%r... (%d characters, shortened)" % (
+                value[:limit], len(value))
+        return repr(value)
+    try:
+        text = _SHOW.repr(value)
+    except Exception:  # a hostile object: say what it is
+        text = "<%s>" % type(value).__name__
+    if len(text) > limit + 20:
+        text = text[:limit] + "... (shortened)"
+    return text
 
 
 class LabelValueError(ValueError):
@@ -69,30 +110,60 @@ class LabelValueError(ValueError):
         self.reason = reason
 
 
+def printable(text):
+    """True if *text* has no non-printing character.
+
+    Control, format and separator characters (C0, DEL, C1, line
+    separators, zero-width marks...) are refused; the plain space is the
+    only blank allowed.
+    """
+    return all(c == " " or c.isprintable() for c in text)
+
+
 def _check_text(text):
-    if _CONTROL.search(text):
-        raise LabelValueError("text without control characters",
-                              "contains a control character")
+    if len(text) > MAX_VALUE_LENGTH:
+        raise LabelValueError(
+            "at most %d characters" % MAX_VALUE_LENGTH,
+            "is %d characters long" % len(text))
+    if not printable(text):
+        raise LabelValueError("text without control or other non-printing "
+                              "characters",
+                              "contains a control or non-printing "
+                              "character")
     for marker in _TEMPLATE_MARKERS:
         if marker in text:
             raise LabelValueError(
                 "text without template markers",
-                "contains %r, which Helm or Jinja2 would evaluate" % marker)
+                "contains %s, which Helm or Jinja2 would evaluate"
+                % show(marker))
     return text
 
 
 def _as_text(raw):
     if isinstance(raw, bool):
         return "true" if raw else "false"
-    if isinstance(raw, (int, float)):
+    if isinstance(raw, int):
+        if abs(raw) >= 10 ** MAX_DIGITS:
+            raise LabelValueError("a number of at most %d digits"
+                                  % MAX_DIGITS, "is too large")
         return str(raw)
+    if isinstance(raw, float):
+        return repr(raw)
     if not isinstance(raw, str):
-        raise LabelValueError("a string", "is a %s" % type(raw).__name__)
+        raise LabelValueError("a string", "is a %s" % _kind_of(raw))
     return _check_text(raw.strip())
+
+
+def _kind_of(raw):
+    return {list: "list", tuple: "list", dict: "mapping"}.get(
+        type(raw), type(raw).__name__)
 
 
 def _split(raw):
     if isinstance(raw, (list, tuple)):
+        if len(raw) > 256:
+            raise LabelValueError("at most 256 items",
+                                  "has %d items" % len(raw))
         items = [_as_text(item) for item in raw]
     else:
         items = _as_text(raw).split(",")
@@ -109,7 +180,7 @@ class Label:
     help: str
     scopes: frozenset
     category: str
-    module: str
+    module: str = None
     choices: tuple = ()
     minimum: int = None
     maximum: int = None
@@ -117,6 +188,11 @@ class Label:
     pattern_help: str = None
     deprecated_names: tuple = ()
     site_default: bool = True
+    #: Why only IPv4 is accepted (for CIDR kinds), or None.
+    ipv4_only: str = None
+    #: Optional ``check(value) -> value`` after parsing: rules of the
+    #: component that consumes the value; raises LabelValueError.
+    check: object = None
 
     def allowed(self):
         """A short description of the values this label accepts."""
@@ -134,7 +210,8 @@ class Label:
                 return "an integer >= %s" % low
             return "an integer"
         if kind == "cidr":
-            return "a CIDR such as 10.0.0.0/24"
+            return "an IPv4 CIDR such as 10.0.0.0/24" if self.ipv4_only \
+                else "a CIDR such as 10.0.0.0/24"
         if kind == "cidr_list":
             return "comma-separated CIDRs such as 10.0.0.0/8,192.0.2.0/24"
         if kind == "key_value":
@@ -153,7 +230,10 @@ class Label:
         """The Python value of *raw*, or raise ``LabelValueError``."""
         parser = _PARSERS[self.kind]
         try:
-            return parser(self, raw)
+            value = parser(self, raw)
+            if self.check is not None:
+                value = self.check(value)
+            return value
         except LabelValueError as exc:
             reason = exc.reason
             if reason is None and exc.allowed != self.allowed():
@@ -171,13 +251,10 @@ def _parse_string(label, raw):
 def _parse_integer(label, raw):
     if isinstance(raw, bool):
         raise LabelValueError(label.allowed())
-    if isinstance(raw, int):
-        value = raw
-    else:
-        text = _as_text(raw)
-        if not re.match(r"^[+-]?[0-9]+$", text):
-            raise LabelValueError(label.allowed())
-        value = int(text)
+    text = _as_text(raw)
+    if not _INTEGER.match(text):
+        raise LabelValueError(label.allowed())
+    value = int(text)
     if label.minimum is not None and value < label.minimum:
         raise LabelValueError(label.allowed())
     if label.maximum is not None and value > label.maximum:
@@ -186,14 +263,7 @@ def _parse_integer(label, raw):
 
 
 def _parse_boolean(label, raw):
-    if isinstance(raw, bool):
-        return raw
-    text = _as_text(raw).lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise LabelValueError(label.allowed())
+    return parse_boolean(raw)
 
 
 def _parse_choice(label, raw):
@@ -205,11 +275,20 @@ def _parse_choice(label, raw):
 
 
 def _network(text, label):
+    if "/" not in text:
+        raise LabelValueError(label.allowed(), "%s is an address, not a "
+                              "CIDR (add the prefix length, e.g. /24)"
+                              % show(text))
     try:
-        return str(ipaddress.ip_network(text, strict=True))
+        net = ipaddress.ip_network(text, strict=True)
     except ValueError:
         raise LabelValueError(label.allowed(),
-                              "%r is not a network CIDR" % text)
+                              "%s is not a network CIDR (host bits must "
+                              "be zero)" % show(text))
+    if label.ipv4_only and net.version != 4:
+        raise LabelValueError(label.allowed(), "%s is IPv6; %s" % (
+            show(text), label.ipv4_only))
+    return str(net)
 
 
 def _parse_cidr(label, raw):
@@ -225,21 +304,68 @@ def _parse_string_list(label, raw):
     for item in items:
         if label.pattern and not re.match(label.pattern, item):
             raise LabelValueError(label.allowed(),
-                                  "%r is not allowed" % item)
+                                  "%s is not allowed" % show(item))
     return tuple(items)
 
 
 def _k8s_pair(key, value, label):
-    if not K8S_KEY_RE.match(key) or len(key) > 317:
-        raise LabelValueError(label.allowed(),
-                              "%r is not a Kubernetes label key" % key)
+    prefix, _, name = key.rpartition("/")
+    if not K8S_KEY_RE.match(key) or len(prefix) > 253 or len(name) > 63:
+        raise LabelValueError(
+            label.allowed(), "%s is not a Kubernetes label key (an optional "
+            "DNS prefix of at most 253 characters and '/', then a name of "
+            "at most 63 letters, digits, '-', '_' and '.', starting and "
+            "ending with a letter or digit)" % show(key))
     if not K8S_VALUE_RE.match(value):
-        raise LabelValueError(label.allowed(),
-                              "%r is not a Kubernetes label value" % value)
+        raise LabelValueError(
+            label.allowed(), "%s is not a Kubernetes label value (at most "
+            "63 letters, digits, '-', '_' and '.', starting and ending with "
+            "a letter or digit)" % show(value))
+
+
+#: Prefixes the kubelet refuses to set on its own Node (NodeRestriction),
+#: except the allowed ones below, and the driver's placement label.
+_KUBELET_RESERVED = ("kubernetes.io", "k8s.io")
+_KUBELET_ALLOWED = (
+    "kubelet.kubernetes.io", "node.kubernetes.io")
+_KUBELET_ALLOWED_KEYS = (
+    "beta.kubernetes.io/arch", "beta.kubernetes.io/instance-type",
+    "beta.kubernetes.io/os", "failure-domain.beta.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone", "kubernetes.io/arch",
+    "kubernetes.io/hostname", "kubernetes.io/os",
+    "node.kubernetes.io/instance-type", "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone")
+#: Node labels the chart (and so the driver's RDMA placement) owns.
+RESERVED_NODE_LABEL_PREFIXES = ("capi.stackhpc.com",)
+
+
+def _check_node_label_key(key, label):
+    prefix = key.rpartition("/")[0].lower()
+    if not prefix:
+        return
+    if prefix in RESERVED_NODE_LABEL_PREFIXES:
+        raise LabelValueError(label.allowed(), "%s is set by the chart "
+                              "(the driver places RDMA objects by it)"
+                              % show(key))
+    if key in _KUBELET_ALLOWED_KEYS:
+        return
+    if prefix == "node-role.kubernetes.io" or (
+            any(prefix == p or prefix.endswith("." + p)
+                for p in _KUBELET_RESERVED) and not any(
+                prefix == p or prefix.endswith("." + p)
+                for p in _KUBELET_ALLOWED)):
+        raise LabelValueError(
+            label.allowed(), "%s: the kubelet may not set labels under "
+            "kubernetes.io or k8s.io (except kubelet.kubernetes.io, "
+            "node.kubernetes.io and the well-known topology labels), nor "
+            "node-role.kubernetes.io" % show(key))
 
 
 def _parse_key_value(label, raw):
     if isinstance(raw, dict):
+        if len(raw) > 256:
+            raise LabelValueError("at most 256 labels",
+                                  "has %d" % len(raw))
         pairs = [(_as_text(k), _as_text(v)) for k, v in raw.items()]
     else:
         pairs = []
@@ -247,22 +373,42 @@ def _parse_key_value(label, raw):
             key, sep, value = item.partition("=")
             if not sep:
                 raise LabelValueError(label.allowed(),
-                                      "%r has no '='" % item)
+                                      "%s has no '='" % show(item))
             pairs.append((key.strip(), value.strip()))
     seen = {}
     for key, value in pairs:
         _k8s_pair(key, value, label)
+        _check_node_label_key(key, label)
         seen[key] = value
     return tuple(sorted(seen.items()))
 
 
+def _taint_items(raw):
+    """Taints as text items.
+
+    Magnum's node_taints (a list of mappings with key, value and effect)
+    are read as they are.
+    """
+    if isinstance(raw, (list, tuple)) and raw and all(
+            isinstance(t, dict) for t in raw):
+        items = []
+        for taint in raw:
+            key = _as_text(taint.get("key") or "")
+            value = _as_text(taint.get("value") or "")
+            effect = _as_text(taint.get("effect") or "NoSchedule")
+            items.append("%s=%s:%s" % (key, value, effect) if value
+                         else "%s:%s" % (key, effect))
+        return items
+    return _split(raw)
+
+
 def _parse_taints(label, raw):
     taints = []
-    for item in _split(raw):
+    for item in _taint_items(raw):
         head, sep, effect = item.rpartition(":")
         if not sep or effect not in TAINT_EFFECTS:
             raise LabelValueError(label.allowed(),
-                                  "%r has no valid :Effect" % item)
+                                  "%s has no valid :Effect" % show(item))
         key, _, value = head.partition("=")
         _k8s_pair(key, value, label)
         taints.append((key, value, effect))
@@ -282,288 +428,31 @@ _PARSERS = {
 }
 
 
-def _label(name, kind, default, help, scopes=CLUSTER_SCOPES,
-           category="kubernetes", module="base", **kwargs):
+def label(name, kind, default, help, scopes=CLUSTER_SCOPES,
+          category="kubernetes", **kwargs):
+    """Declare one label (feature modules call this in their ``LABELS``).
+
+    The feature module that lists the label owns it: it alone reads it
+    (``features`` enforces that) and turns it into chart values.
+    """
     return Label(name=name, kind=kind, default=default, help=help,
-                 scopes=frozenset(scopes), category=category,
-                 module=module, **kwargs)
+                 scopes=frozenset(scopes), category=category, **kwargs)
 
 
-def _declare():
-    """The label table, in documentation order."""
-    kube = dict(category="kubernetes", module="base")
-    net = dict(category="networking", module="networking")
-    lb = dict(category="load balancer", module="loadbalancer")
-    storage = dict(category="storage", module="storage")
-    ng = dict(category="node groups", module="nodegroups",
-              scopes=ALL_SCOPES)
-    scale = dict(category="autoscaling and healing", module="autoscaling")
-    addons = dict(category="add-ons", module="addons")
-    rdma = dict(category="rdma", module="rdma")
-    rdma_ng = dict(rdma, scopes=ALL_SCOPES)
-    gpu = dict(category="gpu", module="gpu")
-    mon = dict(category="monitoring", module="monitoring")
-    return [
-        # Kubernetes and the chart.
-        _label("kube_tag", "string", None,
-               "Kubernetes version of the cluster, e.g. v1.33.1. The "
-               "machine image must carry this version. Required.",
-               pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$",
-               pattern_help="a version tag such as v1.33.1", **kube),
-        _label("capi_helm_chart_version", "string", None,
-               "Version of the openstack-cluster chart for clusters of this "
-               "template. Unset: the site's [capi_rdma] chart_version.",
-               scopes=TEMPLATE_ONLY, site_default=False,
-               pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$",
-               pattern_help="a chart version such as 0.27.0", **kube),
-        _label("keystone_auth_enabled", "boolean", False,
-               "Authenticate Kubernetes API users with Keystone tokens "
-               "(k8s-keystone-auth webhook).",
-               category="kubernetes", module="addons"),
-        # Networking.
-        _label("fixed_subnet_cidr", "cidr", "10.0.0.0/24",
-               "CIDR of the subnet the driver creates for the nodes when the "
-               "template names no fixed network.", **net),
-        _label("extra_network_names", "string_list", (),
-               "Comma-separated Neutron networks (names or UUIDs); every "
-               "node of the group gets one more port on each.",
-               deprecated_names=("extra_network_name",),
-               pattern=_NEUTRON_NAME,
-               pattern_help="comma-separated Neutron network names or UUIDs",
-               **dict(net, scopes=ALL_SCOPES)),
-        # API load balancer.
-        _label("master_lb_floating_ip_enabled", "boolean", None,
-               "Give the API load balancer a floating IP. Unset: the "
-               "template's floating_ip_enabled.", **lb),
-        _label("api_master_lb_allowed_cidrs", "cidr_list", (),
-               "CIDRs allowed to reach the Kubernetes API through the load "
-               "balancer. Empty: anywhere.", **lb),
-        _label("octavia_provider", "string", "amphora",
-               "Octavia provider of the API and service load balancers.",
-               pattern=r"^[a-z][a-z0-9_-]{0,63}$",
-               pattern_help="an Octavia provider name such as amphora or "
-               "ovn", **lb),
-        _label("octavia_lb_algorithm", "choice", None,
-               "Octavia algorithm of service load balancers. Unset: "
-               "SOURCE_IP_PORT for the ovn provider, else ROUND_ROBIN.",
-               choices=("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP",
-                        "SOURCE_IP_PORT"), **lb),
-        _label("octavia_lb_healthcheck", "boolean", True,
-               "Create a health monitor for service load balancers.", **lb),
-        # Storage.
-        _label("etcd_blockdevice_size", "integer", 0,
-               "Size in GiB of a dedicated etcd block device on control "
-               "plane nodes; 0 keeps etcd on the root disk.",
-               minimum=0, maximum=10000,
-               deprecated_names=("etcd_volume_size",), **storage),
-        _label("etcd_blockdevice_type", "choice", "Volume",
-               "Whether the etcd block device is a Cinder volume or local "
-               "(ephemeral) disk of the flavor.",
-               choices=("Volume", "Local"), **storage),
-        _label("etcd_blockdevice_volume_type", "string", None,
-               "Cinder volume type of the etcd volume.",
-               deprecated_names=("etcd_volume_type",),
-               pattern=_NEUTRON_NAME, pattern_help="a volume type name",
-               **storage),
-        _label("etcd_blockdevice_volume_az", "string", None,
-               "Availability zone of the etcd volume.",
-               pattern=_NEUTRON_NAME, pattern_help="a zone name", **storage),
-        _label("boot_volume_size", "integer", 0,
-               "Size in GiB of a Cinder root volume per node; 0 boots from "
-               "the flavor's disk.", minimum=0, maximum=100000,
-               **dict(storage, scopes=ALL_SCOPES)),
-        _label("boot_volume_type", "string", None,
-               "Cinder volume type of root volumes.",
-               pattern=_NEUTRON_NAME, pattern_help="a volume type name",
-               **dict(storage, scopes=ALL_SCOPES)),
-        _label("csi_cinder_availability_zone", "string", "nova",
-               "Availability zone of volumes of the default storage class.",
-               pattern=_NEUTRON_NAME, pattern_help="a zone name", **storage),
-        _label("csi_cinder_volume_type", "string", None,
-               "Cinder volume type of the default storage class.",
-               pattern=_NEUTRON_NAME, pattern_help="a volume type name",
-               **storage),
-        _label("csi_cinder_reclaim_policy", "choice", "Delete",
-               "Reclaim policy of the default storage class.",
-               choices=("Delete", "Retain"), **storage),
-        _label("csi_cinder_volume_binding_mode", "choice",
-               "WaitForFirstConsumer",
-               "Volume binding mode of the default storage class.",
-               choices=("WaitForFirstConsumer", "Immediate"), **storage),
-        _label("csi_cinder_fstype", "choice", "ext4",
-               "File system of volumes of the default storage class.",
-               choices=("ext4", "xfs"), **storage),
-        _label("csi_cinder_allow_volume_expansion", "boolean", True,
-               "Allow volumes of the default storage class to grow.",
-               **storage),
-        # Node groups.
-        _label("availability_zone", "string", None,
-               "Nova availability zone of the nodes (of the control plane "
-               "when set on the template or cluster, of a node group when "
-               "set on it).", pattern=_NEUTRON_NAME,
-               pattern_help="a zone name", **ng),
-        _label("node_labels", "key_value", (),
-               "Extra Kubernetes labels on the nodes, key=value pairs.",
-               **ng),
-        _label("node_taints", "taints", (),
-               "Taints of the nodes, e.g. nvidia.com/gpu=true:NoSchedule.",
-               **ng),
-        # Autoscaling and healing.
-        _label("auto_scaling_enabled", "boolean", False,
-               "Let the cluster autoscaler size worker node groups between "
-               "their minimum and maximum node counts.", **scale),
-        _label("auto_healing_enabled", "boolean", True,
-               "Replace nodes that stay unhealthy (MachineHealthChecks).",
-               **scale),
-        _label("min_node_count", "integer", None,
-               "Autoscaling minimum of a node group that has none. Unset: "
-               "its node count.", minimum=0, maximum=1000, **scale),
-        _label("max_node_count", "integer", None,
-               "Autoscaling maximum of a node group that has none. Unset: "
-               "its node count.", minimum=1, maximum=1000, **scale),
-        # Add-ons.
-        _label("monitoring_enabled", "boolean", False,
-               "Install Prometheus, Alertmanager and Grafana "
-               "(kube-prometheus-stack).", **mon),
-        _label("logging_enabled", "boolean", False,
-               "Collect container logs in Loki (needs monitoring_enabled).",
-               **mon),
-        _label("ingress_enabled", "boolean", False,
-               "Install an ingress controller.", **addons),
-        # GPU.
-        _label("gpu_operator_enabled", "boolean", False,
-               "Install the NVIDIA GPU operator (drivers, device plugin, "
-               "DCGM) on nodes with NVIDIA GPUs.", **gpu),
-        _label("gpu_direct_rdma_enabled", "boolean", None,
-               "GPUDirect RDMA (peer memory between GPU and HCA). Unset: on "
-               "when both the GPU operator and RDMA are on.", **gpu),
-        # RDMA.
-        _label("rdma_mode", "choice", "none",
-               "How pods get RDMA: none; macvlan (RoCE in VMs on an SR-IOV "
-               "VF); sriov (a VF per pod, bare metal); ipoib (IP over "
-               "InfiniBand); ib-sriov (an InfiniBand VF per pod, bare "
-               "metal). A node group may turn RDMA on or off, but all RDMA "
-               "node groups of a cluster use one mode.",
-               choices=RDMA_MODES, **rdma_ng),
-        _label("rdma_network", "string", None,
-               "Neutron network (name or UUID) of the RDMA port of each "
-               "RDMA node. Required when rdma_mode is not none.",
-               pattern=_NEUTRON_NAME,
-               pattern_help="a Neutron network name or UUID", **rdma_ng),
-        _label("rdma_vnic_type", "choice", "direct",
-               "vnic_type of the RDMA port: direct is an SR-IOV VF, "
-               "direct-physical a whole PF, baremetal an Ironic port.",
-               choices=("direct", "direct-physical", "baremetal",
-                        "remote-managed"), **rdma_ng),
-        _label("rdma_port_security", "choice", "disabled",
-               "Port security of the RDMA port: disabled (macvlan MACs and "
-               "pod addresses pass), or address-pairs (port security on, "
-               "the pod range allowed as address pairs; macvlan only).",
-               choices=("disabled", "address-pairs"), **rdma_ng),
-        _label("rdma_interface", "string", None,
-               "Name of the RDMA netdev inside the node (the VF or PF, or "
-               "the IPoIB device). Required for macvlan and ipoib; for "
-               "sriov and ib-sriov it selects the physical function.",
-               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$",
-               pattern_help="a Linux interface name (at most 15 "
-               "characters)", **rdma),
-        _label("rdma_mtu", "integer", None,
-               "MTU of the macvlan interfaces of pods (macvlan only). "
-               "Unset: the node interface's MTU.",
-               minimum=576, maximum=9216, **rdma),
-        _label("rdma_ip_range", "cidr", None,
-               "CIDR from which pods get their address on the RDMA "
-               "network (nv-ipam pool). Required when rdma_mode is not "
-               "none; must not overlap the Neutron subnet's allocation "
-               "pool.", **rdma),
-        _label("rdma_ip_block_size", "integer", 32,
-               "Addresses of rdma_ip_range handed to each node as a "
-               "block.", minimum=2, maximum=65536, **rdma),
-        _label("rdma_ip_gateway", "string", None,
-               "Gateway of the RDMA pod network, inside rdma_ip_range. "
-               "Unset: no gateway (the RDMA network is flat).",
-               pattern=r"^[0-9a-fA-F.:]+$", pattern_help="an IP address",
-               **rdma),
-        _label("rdma_resource_name", "string", None,
-               "Extended resource pods request for RDMA (not ipoib, whose "
-               "pods get no RDMA device). Unset: rdma_shared_device_a "
-               "(macvlan), sriov_rdma_vf (sriov) or sriov_ib_vf "
-               "(ib-sriov).",
-               pattern=_RESOURCE_NAME,
-               pattern_help="lower case letters, digits and _, starting "
-               "with a letter", **rdma),
-        _label("rdma_hca_max", "integer", 63,
-               "How many pods of one node may share the HCA (macvlan "
-               "only: the shared RDMA device plugin).", minimum=1,
-               maximum=1000, **rdma),
-        _label("rdma_attachment_name", "string", "rdma-net",
-               "Name of the network pods attach to with the annotation "
-               "k8s.v1.cni.cncf.io/networks.", pattern=_DNS_LABEL,
-               pattern_help="a DNS label (lower case, digits, -)", **rdma),
-        _label("rdma_attachment_namespace", "string", "default",
-               "Namespace of the NetworkAttachmentDefinition.",
-               pattern=_DNS_LABEL,
-               pattern_help="a DNS label (lower case, digits, -)", **rdma),
-        _label("rdma_ofed_enabled", "boolean", True,
-               "Run the DOCA/OFED driver container on RDMA nodes. Turn off "
-               "when the image already carries the driver.", **rdma),
-        _label("rdma_ofed_version", "string", "doca3.2.0-25.10-1.2.8.0-2",
-               "Version tag of the doca-driver (DOCA-OFED) image; match it "
-               "to the network operator release and the node kernel, best "
-               "as a site default.",
-               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$",
-               pattern_help="an image tag", **rdma),
-        _label("rdma_component_version", "string",
-               "network-operator-v26.1.1",
-               "Image tag of the network operator's components (device "
-               "plugins, Multus, CNI plugins, nv-ipam, ib-kubernetes); "
-               "match the network operator release.",
-               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$",
-               pattern_help="an image tag", **rdma),
-        _label("rdma_image_repository", "string", "nvcr.io/nvidia/mellanox",
-               "Registry path of the network operator's component images.",
-               pattern=r"^[a-z0-9][a-z0-9.:_/-]{0,254}$",
-               pattern_help="an image repository such as "
-               "nvcr.io/nvidia/mellanox", **rdma),
-        _label("rdma_pkey", "string", None,
-               "InfiniBand partition key of the pod network (ib-sriov "
-               "only), e.g. 0x0a12.", pattern=r"^0x[0-9a-fA-F]{1,4}$",
-               pattern_help="a hexadecimal pkey such as 0x0a12", **rdma),
-        _label("rdma_ufm_secret", "string", None,
-               "Secret (in the network operator's namespace) holding the "
-               "UFM credentials ib-kubernetes uses for pkeys and GUIDs. "
-               "Required for ib-sriov.", pattern=_DNS_LABEL,
-               pattern_help="a Kubernetes object name", **rdma),
-        _label("rdma_selftest_enabled", "boolean", False,
-               "Run an RDMA self-test between two RDMA nodes after the "
-               "cluster is created.", **rdma),
-    ]
+#: Text of the boolean values accepted everywhere (labels and Magnum's own
+#: boolean fields go through the same parser).
+BOOLEAN_WORDS = "true, false, yes, no, on, off, 1 or 0"
 
 
-def _build():
-    table = collections.OrderedDict()
-    for label in _declare():
-        if label.name in table:
-            raise AssertionError("label %s declared twice" % label.name)
-        table[label.name] = label
-    return table
-
-
-LABELS = _build()
-
-DEPRECATED = {
-    old: label.name
-    for label in LABELS.values()
-    for old in label.deprecated_names
-}
-
-CATEGORIES = tuple(dict.fromkeys(lb.category for lb in LABELS.values()))
-
-# Prefixes that mark a label as meant for this driver: an unknown label with
-# one of them is an error, not someone else's label.
-OWN_PREFIXES = ("rdma_", "gpu_", "capi_")
-
-
-def canonical_name(name):
-    """The declared name of *name* (itself or a deprecated alias)."""
-    return DEPRECATED.get(name, name)
+def parse_boolean(raw):
+    """A boolean from a label value or a Magnum field; ValueError if not."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    text = _as_text(raw).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise LabelValueError("true or false")

@@ -26,7 +26,8 @@ in its project namespace. It carries two things:
   their Helm upgrades. A conductor that dies stops renewing; the lock
   expires ``leaseDurationSeconds`` after its last renewal.
 
-This module decides; :mod:`magnum_capi_rdma.oplock` does the I/O.
+This module decides; :mod:`magnum_capi_rdma.adapters.oplock` does the
+I/O.
 """
 
 import dataclasses

@@ -19,38 +19,32 @@ them. Labels resolve with the precedence site default < template < cluster
 < node group. Every problem is collected; ``InvalidSpec`` carries them all
 and nothing is half-built.
 
-Labels are read only through ``_Resolver.label`` so that a test can prove
-every label the code reads is declared in ``labels.LABELS``.
+The spec has a core (the cluster's identity, its image, key pair and node
+groups with their Magnum sizes) and one *part* per feature: every feature
+module of ``magnum_capi_rdma.features`` turns its own labels into its part
+of the cluster (``spec.monitoring``) and of each node group
+(``group.rdma``). A feature reads labels only through the context it is
+given, which refuses labels it does not own.
 """
 
 import dataclasses
 import difflib
-import ipaddress
 import re
 
+from magnum_capi_rdma import features
 from magnum_capi_rdma import labels as label_spec
 
 DEFAULT_WORKER = "default-worker"
 DEFAULT_MASTER = "default-master"
 NODEGROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]+[a-z0-9]$")
-KUBE_TAG_RE = re.compile(label_spec.LABELS["kube_tag"].pattern)
+KUBE_TAG_RE = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 PLACEHOLDER_UUID = "00000000-0000-0000-0000-000000000000"
 PLACEHOLDER_PROJECT = "render"
-ETHERNET_MODES = ("macvlan", "sriov")
-INFINIBAND_MODES = ("ipoib", "ib-sriov")
-BARE_METAL_MODES = ("sriov", "ib-sriov")
-SHARED_DEVICE_MODES = ("macvlan",)
-DEFAULT_RESOURCE_NAMES = {
-    "macvlan": "rdma_shared_device_a",
-    "sriov": "sriov_rdma_vf",
-    "ib-sriov": "sriov_ib_vf",
-}
-# Prefix of the extended resource a pod requests, per mode (ipoib: none).
-RESOURCE_PREFIXES = {
-    "macvlan": "rdma",
-    "sriov": "nvidia.com",
-    "ib-sriov": "nvidia.com",
-}
+#: Most machines of one node group (the chart renders one MachineDeployment
+#: per group; Nova quotas end long before this).
+MAX_NODES = 1000
+#: Most control plane machines (etcd members): an odd number up to this.
+MAX_MASTERS = 7
 # Names of Magnum object fields (not labels) that problems may name.
 FIELD_NAMES = frozenset((
     "description", "cluster_template", "cluster", "node_groups", "labels",
@@ -59,7 +53,8 @@ FIELD_NAMES = frozenset((
     "dns_nameserver", "master_flavor_id", "flavor_id", "master_lb_enabled",
     "floating_ip_enabled", "cluster_distro", "server_type",
     "network_driver", "master_count", "node_count", "min_node_count",
-    "max_node_count"))
+    "max_node_count", "image_properties", "http_proxy", "https_proxy",
+    "no_proxy", "insecure_registry", "docker_volume_size"))
 _NAME_FIELD = re.compile(r"^[^\s,][^,]{0,254}$")
 _TEXT_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 
@@ -76,14 +71,49 @@ class Problem:
 
     def __str__(self):
         noun = "field" if self.label in FIELD_NAMES else "label"
-        text = "%s: %s %s" % (self.where or "input", noun, self.label)
+        text = "%s: %s %s" % (self.where or "input", noun,
+                              show_name(self.label))
         if self.value is not None:
-            text += " = %r" % (self.value,)
+            text += " = %s" % label_spec.show(self.value)
         if self.message:
             text += ": " + self.message
         if self.allowed:
             text += " (allowed: %s)" % self.allowed
         return text
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+
+
+def show_name(name):
+    """A label or field name for a message.
+
+    As it is when it is plain, else quoted, escaped and shortened.
+    """
+    if isinstance(name, str) and _PLAIN_NAME.match(name):
+        return name
+    return label_spec.show(name, 64)
+
+
+#: status_reason is a MySQL TEXT column (64 KiB); a summary stays far
+#: below it whatever the input.
+SUMMARY_PROBLEMS = 20
+SUMMARY_CHARS = 8000
+
+
+def summary(problems, prefix="Invalid cluster configuration: "):
+    """One line naming the first problems and counting the others."""
+    shown, size = [], len(prefix)
+    for problem in problems[:SUMMARY_PROBLEMS]:
+        text = str(problem)
+        if size + len(text) > SUMMARY_CHARS:
+            break
+        shown.append(text)
+        size += len(text) + 2
+    text = prefix + "; ".join(shown)
+    if len(shown) < len(problems):
+        text += "; and %d more problem(s)" % (len(problems) - len(shown))
+    return text
 
 
 class InvalidSpec(Exception):
@@ -94,133 +124,292 @@ class InvalidSpec(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class _Problems:
+    def __init__(self):
+        self.items = []
+
+    def add(self, label, value, allowed, message="", where=""):
+        self.items.append(Problem(label, value, allowed, message, where))
+
+
+def _where_ng(name):
+    """Where a problem is, on one line and short whatever the name is."""
+    if not (isinstance(name, str) and name.isprintable() and
+            len(name) <= 64 and not any(c.isspace() for c in name)):
+        name = label_spec.show(name, 48)
+    return "nodegroup:%s" % name
+
+
+class _Resolver:
+    """Parsed label layers and the single accessor ``label``."""
+
+    def __init__(self, problems, policy="refuse"):
+        self.problems = problems
+        self.policy = policy
+        self.layers = []            # [(where, {name: value})], low to high
+        self.group_layers = {}      # group name -> (where, {name: value})
+        self.ignored = []           # [(where, name)] of accepted unknowns
+
+    def parse_layer(self, raw, where, scope):
+        """Parse one layer of raw labels; record every problem."""
+        parsed = {}
+        if raw is None:
+            return parsed
+        if not isinstance(raw, dict):
+            self.problems.add("labels", raw, "a mapping of label names to "
+                              "values", "labels must be a mapping", where)
+            return parsed
+        for name in sorted(raw, key=str):
+            self._parse_one(str(name), raw[name], where, scope, parsed)
+        return parsed
+
+    def _parse_one(self, name, value, where, scope, parsed):
+        canonical = features.canonical_name(name)
+        label = features.LABELS.get(canonical)
+        if label is None:
+            self._unknown(name, value, where)
+            return
+        if scope is not None and scope not in label.scopes:
+            allowed = ", ".join(sorted(label.scopes))
+            self.problems.add(name, value, "set it on: " + allowed,
+                              "may not be set on a %s" % scope, where)
+            return
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return                  # empty means "not set"
+        if canonical != name and canonical in parsed:
+            return                  # the current name wins over an alias
+        try:
+            parsed[canonical] = label.parse(value)
+        except label_spec.LabelValueError as exc:
+            message = exc.reason if exc.reason else ""
+            self.problems.add(name, value, exc.allowed, message, where)
+
+    def _unknown(self, name, value, where):
+        """A label no feature declares: refused, or ignored and said so.
+
+        Near misses of declared labels, labels with the driver's own
+        prefixes and peers' labels this driver deliberately does not
+        support are always refused; other unknown labels are refused
+        unless the site accepts them (``[capi_rdma] unknown_labels =
+        warn``, e.g. during a migration), in which case the spec lists
+        them as ignored.
+        """
+        refused = features.REFUSED.get(name)
+        if refused:
+            self.problems.add(name, value, "", "not supported by this "
+                              "driver: %s" % refused, where)
+            return
+        close = _did_you_mean(name, self)
+        if close:
+            self.problems.add(name, value, "",
+                              "unknown label; did you mean %r?" % close,
+                              where)
+        elif name.startswith(features.OWN_PREFIXES):
+            self.problems.add(name, value, "",
+                              "unknown label (see the label reference)",
+                              where)
+        elif self.policy == "warn":
+            self.ignored.append((where, name))
+        else:
+            self.problems.add(name, value, "", "unknown label: this driver "
+                              "does not read it (see the label reference; "
+                              "a site may accept such labels with "
+                              "[capi_rdma] unknown_labels = warn)", where)
+
+    suggestions_left = 100
+
+    def label(self, name, group=None):
+        """The resolved value of label *name* (for node group *group*)."""
+        definition = features.LABELS[name]
+        value = definition.default
+        for _, layer in self.layers:
+            if name in layer:
+                value = layer[name]
+        if group is not None and group in self.group_layers:
+            layer = self.group_layers[group][1]
+            if name in layer:
+                value = layer[name]
+        return value
+
+    def source(self, name, group=None):
+        """Where the resolved value of *name* came from."""
+        if group is not None and group in self.group_layers:
+            where, layer = self.group_layers[group]
+            if name in layer:
+                return where
+        found = "default"
+        for where, layer in self.layers:
+            if name in layer:
+                found = where
+        return found
+
+
+_KNOWN = tuple(features.LABELS) + tuple(features.DEPRECATED)
+_KNOWN_LOWER = {name.lower(): name for name in _KNOWN}
+
+
+def _did_you_mean(name, resolver):
+    """The declared label *name* was probably meant to be, or None.
+
+    Case-insensitive; bounded: names longer than any label get no
+    suggestion, and only the first hundred unknown labels of a
+    description are compared (no quadratic work on thousands of them).
+    """
+    lower = name.lower()
+    if lower in _KNOWN_LOWER:
+        return _KNOWN_LOWER[lower]
+    if len(name) > 64 or resolver.suggestions_left <= 0:
+        return None
+    resolver.suggestions_left -= 1
+    close = difflib.get_close_matches(lower, list(_KNOWN_LOWER), n=1,
+                                      cutoff=0.8)
+    return _KNOWN_LOWER[close[0]] if close else None
+
+
+def _mapping(problems, desc, key, required):
+    value = desc.get(key)
+    if value is None:
+        if required:
+            problems.add(key, None, "a mapping",
+                         "the description has no %s" % key, "input")
+        return {}
+    if not isinstance(value, dict):
+        problems.add(key, value, "a mapping", "must be a mapping", "input")
+        return {}
+    return value
+
+
+def _has_control(text):
+    """True if *text* holds a control or other non-printing character."""
+    return not label_spec.printable(text)
+
+
+def _text_field(problems, obj, key, where, required=False):
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            problems.add(key, None, "a name or UUID", "is required", where)
+        return None
+    if not isinstance(value, str) or not _NAME_FIELD.fullmatch(value) or any(
+            m in value for m in _TEXT_MARKERS) or _has_control(value):
+        problems.add(key, value, "a name or UUID of at most 255 "
+                     "characters, without commas, control characters or "
+                     "template markers", "", where)
+        return None
+    return value.strip()
+
+
+_COUNT = re.compile(r"^\s*[0-9]{1,9}\s*$")
+
+
+def _int_field(problems, obj, key, where, default, minimum=0,
+               maximum=MAX_NODES):
+    value = obj.get(key)
+    if value is None:
+        return default
+    allowed = "an integer from %d to %d" % (minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
+            isinstance(value, str) and not _COUNT.match(value)):
+        problems.add(key, value, allowed, "", where)
+        return default
+    if isinstance(value, int) and not minimum <= value <= maximum:
+        problems.add(key, value, allowed, "", where)
+        return default
+    value = int(value)
+    if not minimum <= value <= maximum:
+        problems.add(key, value, allowed, "", where)
+        return default
+    return value
+
+
+def _bool_field(problems, obj, key, where, default):
+    value = obj.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return label_spec.parse_boolean(value)
+    except label_spec.LabelValueError:
+        problems.add(key, value, "true or false", "", where)
+        return default
+
+
+def _choice_field(problems, obj, key, where, choices, default):
+    value = obj.get(key)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        problems.add(key, value, "one of " + ", ".join(choices), "", where)
+        return default
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
-class RdmaSpec:
-    """RDMA settings, resolved for the cluster or for one node group."""
+class _Parts:
+    """Feature parts reachable as attributes (``spec.monitoring``)."""
 
-    mode: str = "none"
-    network: str = None
-    vnic_type: str = "direct"
-    port_security: str = "disabled"
-    interface: str = None
-    mtu: int = None
-    ip_range: str = None
-    ip_block_size: int = 32
-    ip_gateway: str = None
-    resource_name: str = None
-    hca_max: int = 63
-    attachment_name: str = "rdma-net"
-    attachment_namespace: str = "default"
-    ofed_enabled: bool = True
-    ofed_version: str = None
-    component_version: str = None
-    image_repository: str = None
-    pkey: str = None
-    ufm_secret: str = None
-
-    @property
-    def enabled(self):
-        return self.mode != "none"
-
-    @property
-    def infiniband(self):
-        return self.mode in INFINIBAND_MODES
-
-    @property
-    def resource(self):
-        """The resource pods request, e.g. rdma/rdma_shared_device_a."""
-        prefix = RESOURCE_PREFIXES.get(self.mode)
-        if not prefix or not self.resource_name:
-            return None
-        return "%s/%s" % (prefix, self.resource_name)
+    def __getattr__(self, name):
+        parts = self.__dict__.get("parts") or {}
+        if name in parts:
+            return parts[name]
+        raise AttributeError(name)
 
 
 @dataclasses.dataclass(frozen=True)
-class NodeGroupSpec:
-    """The control plane or one worker node group, fully resolved."""
+class NodeGroupSpec(_Parts):
+    """The control plane or one worker node group, fully resolved.
+
+    The core fields come from Magnum's node group; ``parts`` holds what
+    each feature made of its labels for the group (``group.rdma``,
+    ``group.placement``, ...).
+    """
 
     name: str
     role: str
     flavor: str
     image: str
     node_count: int
-    availability_zone: str = None
     min_node_count: int = None
     max_node_count: int = None
-    autoscale: bool = False
-    node_labels: tuple = ()
-    taints: tuple = ()
-    boot_volume_size: int = 0
-    boot_volume_type: str = None
-    extra_networks: tuple = ()
-    rdma: RdmaSpec = RdmaSpec()
     # Set only when the group runs another version than the cluster (a
     # node-group-scoped upgrade); without the leading "v".
     kube_version: str = None
+    parts: dict = dataclasses.field(default_factory=dict, compare=False)
 
     @property
-    def node_labels_dict(self):
-        return dict(self.node_labels)
+    def autoscale(self):
+        part = self.parts.get("autoscaling")
+        return bool(part and part.enabled)
 
 
 @dataclasses.dataclass(frozen=True)
-class EtcdSpec:
-    size: int
-    type: str
-    volume_type: str = None
-    availability_zone: str = None
-
-
-@dataclasses.dataclass(frozen=True)
-class StorageClassSpec:
-    availability_zone: str
-    volume_type: str
-    reclaim_policy: str
-    volume_binding_mode: str
-    fstype: str
-    allow_volume_expansion: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class ClusterSpec:
+class ClusterSpec(_Parts):
     """Everything the values and manifests builders need, validated."""
 
     name: str
     uuid: str
     project_id: str
-    kube_tag: str
-    kube_version: str
-    chart_version: str
     image: str
     keypair: str
     os_distro: str
     server_type: str
-    network_driver: str
-    external_network: str
-    fixed_network: str
-    fixed_subnet: str
-    fixed_subnet_cidr: str
-    dns_nameservers: tuple
-    master_lb_enabled: bool
-    master_lb_floating_ip_enabled: bool
-    api_allowed_cidrs: tuple
-    octavia_provider: str
-    octavia_lb_algorithm: str
-    octavia_lb_healthcheck: bool
-    etcd: EtcdSpec
-    storage_class: StorageClassSpec
-    keystone_auth_enabled: bool
-    monitoring_enabled: bool
-    logging_enabled: bool
-    ingress_enabled: bool
-    gpu_operator_enabled: bool
-    gpu_direct_rdma_enabled: bool
-    auto_scaling_enabled: bool
-    auto_healing_enabled: bool
-    rdma_selftest_enabled: bool
-    rdma: RdmaSpec
     control_plane: NodeGroupSpec
     node_groups: tuple
+    #: (where, name) of unknown labels a site accepts without reading.
+    ignored_labels: tuple = ()
+    parts: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def kube_version(self):
+        """The Kubernetes version without the leading ``v``."""
+        return self.kubernetes.version
+
+    @property
+    def kube_tag(self):
+        return "v" + self.kubernetes.version
+
+    @property
+    def chart_version(self):
+        return self.kubernetes.chart_version
 
     @property
     def rdma_enabled(self):
@@ -247,197 +436,105 @@ class ClusterSpec:
         raise KeyError(name)
 
 
-class _Problems:
-    def __init__(self):
-        self.items = []
+class FeatureContext(object):
+    """What one feature sees while it builds its part.
 
-    def add(self, label, value, allowed, message="", where=""):
-        self.items.append(Problem(label, value, allowed, message, where))
+    ``label`` and ``source`` refuse labels the feature does not own.
+    ``group`` is set for node group parts (the NodeGroupSpec so far, core
+    fields and earlier features' parts); ``parts`` holds the cluster parts
+    of the features this one comes after.
+    """
 
+    def __init__(self, builder, module, group=None, raw_group=None):
+        self._builder = builder
+        self._owned = frozenset(lb.name for lb in module.LABELS)
+        self._feature = features.feature_name(module)
+        self.group = group
+        self.raw_group = raw_group or {}
+        self.template = builder.template
+        self.cluster = builder.cluster
+        self.server_type = builder.server_type
+        self.parts = builder.parts
+        self.groups = builder.workers
+        self.control_plane = builder.control
 
-def _where_ng(name):
-    """Where a problem is, on one line and short whatever the name is."""
-    if not (isinstance(name, str) and name.isprintable() and
-            len(name) <= 64 and not any(c.isspace() for c in name)):
-        name = repr(name)
-        if len(name) > 64:
-            name = name[:61] + "..."
-    return "nodegroup:%s" % name
+    def _own(self, name):
+        if name not in self._owned:
+            raise AssertionError("feature %s reads label %s, owned by %s" % (
+                self._feature, name, features.owner(name)))
 
+    @property
+    def _group_name(self):
+        if self.group is None or self.group.role == "master":
+            return None
+        return self.group.name
 
-class _Resolver:
-    """Parsed label layers and the single accessor ``label``."""
+    def label(self, name):
+        """The resolved value of an owned label (for this node group)."""
+        self._own(name)
+        return self._builder.resolver.label(name, self._group_name)
 
-    def __init__(self, problems):
-        self.problems = problems
-        self.layers = []            # [(where, {name: value})], low to high
-        self.group_layers = {}      # group name -> (where, {name: value})
+    def source(self, name):
+        """Where that value came from: site, template, cluster, ..."""
+        self._own(name)
+        return self._builder.resolver.source(name, self._group_name)
 
-    def parse_layer(self, raw, where, scope):
-        """Parse one layer of raw labels; record every problem."""
-        parsed = {}
-        if raw is None:
-            return parsed
-        if not isinstance(raw, dict):
-            self.problems.add("labels", raw, "a mapping of label names to "
-                              "values", "labels must be a mapping", where)
-            return parsed
-        for name in sorted(raw, key=str):
-            self._parse_one(str(name), raw[name], where, scope, parsed)
-        return parsed
+    def has_problem(self, name):
+        """A problem with *name* was already recorded (e.g. unparsable)."""
+        return any(p.label == name for p in self._builder.problems.items)
 
-    def _parse_one(self, name, value, where, scope, parsed):
-        canonical = label_spec.canonical_name(name)
-        label = label_spec.LABELS.get(canonical)
-        if label is None:
-            self._unknown(name, value, where)
-            return
-        if scope is not None and scope not in label.scopes:
-            allowed = ", ".join(sorted(label.scopes))
-            self.problems.add(name, value, "set it on: " + allowed,
-                              "may not be set on a %s" % scope, where)
-            return
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return                  # empty means "not set"
-        if canonical != name and canonical in parsed:
-            return                  # the current name wins over an alias
-        try:
-            parsed[canonical] = label.parse(value)
-        except label_spec.LabelValueError as exc:
-            message = exc.reason if exc.reason else ""
-            self.problems.add(name, value, exc.allowed, message, where)
+    def source_for(self, name, group):
+        """Where the value of *name* for node group *group* came from."""
+        self._own(name)
+        return self._builder.resolver.source(
+            name, None if group.role == "master" else group.name)
 
-    def _unknown(self, name, value, where):
-        known = list(label_spec.LABELS) + list(label_spec.DEPRECATED)
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
-        if close:
-            self.problems.add(name, value, "",
-                              "unknown label; did you mean %r?" % close[0],
-                              where)
-        elif name.startswith(label_spec.OWN_PREFIXES):
-            self.problems.add(name, value, "",
-                              "unknown label (see the label reference)",
-                              where)
+    def is_set(self, name):
+        return self.source(name) != "default"
 
-    def label(self, name, group=None):
-        """The resolved value of label *name* (for node group *group*)."""
-        definition = label_spec.LABELS[name]
-        value = definition.default
-        for _, layer in self.layers:
-            if name in layer:
-                value = layer[name]
-        if group is not None and group in self.group_layers:
-            layer = self.group_layers[group][1]
-            if name in layer:
-                value = layer[name]
-        return value
+    def problem(self, name, value, allowed, message="", where=None):
+        """Record a problem with a label (or a field, with ``where``)."""
+        if where is None:
+            where = (self.source(name) if name in self._owned else
+                     self.where)
+        self._builder.problems.add(name, value, allowed, message, where)
 
-    def source(self, name, group=None):
-        """Where the resolved value of *name* came from."""
-        if group is not None and group in self.group_layers:
-            where, layer = self.group_layers[group]
-            if name in layer:
-                return where
-        found = "default"
-        for where, layer in self.layers:
-            if name in layer:
-                found = where
-        return found
+    @property
+    def where(self):
+        if self.group is None or self.group.role == "master":
+            return "cluster"
+        return _where_ng(self.group.name)
 
+    # Magnum's own fields, through the same parsers as labels.
+    def text_field(self, obj, key, where, required=False):
+        return _text_field(self._builder.problems, obj, key, where,
+                           required)
 
-def _mapping(problems, desc, key, required):
-    value = desc.get(key)
-    if value is None:
-        if required:
-            problems.add(key, None, "a mapping",
-                         "the description has no %s" % key, "input")
-        return {}
-    if not isinstance(value, dict):
-        problems.add(key, value, "a mapping", "must be a mapping", "input")
-        return {}
-    return value
+    def bool_field(self, obj, key, where, default):
+        return _bool_field(self._builder.problems, obj, key, where,
+                           default)
 
+    def choice_field(self, obj, key, where, choices, default):
+        return _choice_field(self._builder.problems, obj, key, where,
+                             choices, default)
 
-def _has_control(text):
-    """True if *text* holds a control character (newline, NUL, ...)."""
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
-
-
-def _text_field(problems, obj, key, where, required=False):
-    value = obj.get(key)
-    if value is None or value == "":
-        if required:
-            problems.add(key, None, "a name or UUID", "is required", where)
-        return None
-    if not isinstance(value, str) or not _NAME_FIELD.fullmatch(value) or any(
-            m in value for m in _TEXT_MARKERS) or _has_control(value):
-        problems.add(key, value, "a name or UUID without commas or "
-                     "template markers", "", where)
-        return None
-    return value.strip()
-
-
-def _int_field(problems, obj, key, where, default, minimum=0):
-    value = obj.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
-            isinstance(value, str) and not value.strip().isdigit()):
-        problems.add(key, value, "an integer >= %d" % minimum, "", where)
-        return default
-    value = int(value)
-    if value < minimum:
-        problems.add(key, value, "an integer >= %d" % minimum, "", where)
-        return default
-    return value
-
-
-def _bool_field(problems, obj, key, where, default):
-    value = obj.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    problems.add(key, value, "true or false", "", where)
-    return default
-
-
-def _choice_field(problems, obj, key, where, choices, default):
-    value = obj.get(key)
-    if value is None or value == "":
-        return default
-    if value not in choices:
-        problems.add(key, value, "one of " + ", ".join(choices), "", where)
-        return default
-    return value
-
-
-def _dns(problems, template):
-    value = template.get("dns_nameserver")
-    if not value:
-        return ()
-    items = value if isinstance(value, list) else str(value).split(",")
-    result = []
-    for item in items:
-        try:
-            result.append(str(ipaddress.ip_address(str(item).strip())))
-        except ValueError:
-            problems.add("dns_nameserver", item, "IP addresses", "",
-                         "template")
-    return tuple(result)
+    def site_option(self, name, default=None):
+        """A site setting (from ``[capi_rdma]``) the spec depends on."""
+        return self._builder.site_options.get(name, default)
 
 
 class _Builder:
-    def __init__(self, description, site_defaults):
+    def __init__(self, description, site_defaults, site_options):
         self.problems = _Problems()
-        self.resolver = _Resolver(self.problems)
+        self.site_options = site_options or {}
+        self.resolver = _Resolver(self.problems, self.site_options.get(
+            "unknown_labels") or "refuse")
         self.desc = description
         self.site = site_defaults or {}
+        self.parts = {}
+        self.workers = ()
+        self.control = None
+        self.server_type = "vm"
 
     # -- layers ----------------------------------------------------------
 
@@ -468,7 +565,7 @@ class _Builder:
     def _site_layer(self):
         raw = {}
         for name, value in self.site.items():
-            label = label_spec.LABELS.get(name)
+            label = features.LABELS.get(name)
             if label is None or not label.site_default:
                 self.problems.add(name, value, "",
                                   "not a label with a site default", "site")
@@ -479,8 +576,10 @@ class _Builder:
     def _cluster_labels(self):
         """Cluster labels without unchanged copies of template labels.
 
-        Magnum stores the template's labels on the cluster too, so a
-        template-only label there is an error only when it differs.
+        Magnum stores the template's labels on the cluster too: a copy
+        (same name, same value) is the template's label, checked and
+        reported once, there; a template-only label set on the cluster
+        with another value is an error.
         """
         raw = self.cluster.get("labels")
         template = self.template.get("labels")
@@ -488,9 +587,9 @@ class _Builder:
             return raw
         own = {}
         for key, value in raw.items():
-            label = label_spec.LABELS.get(label_spec.canonical_name(key))
-            if (label is not None and label_spec.CLUSTER not in label.scopes
-                    and template.get(key) == value):
+            if key in template and template.get(key) == value:
+                # Magnum's copy of the template's label: the template
+                # layer has it (and reports any problem with it once).
                 continue
             own[key] = value
         return own
@@ -506,7 +605,7 @@ class _Builder:
         template_raw = self.template.get("labels") or {}
         own = {}
         for key, value in raw.items():
-            label = label_spec.LABELS.get(label_spec.canonical_name(key))
+            label = features.LABELS.get(features.canonical_name(key))
             inherited = (cluster_raw.get(key, template_raw.get(key))
                          == value)
             if label and label_spec.NODEGROUP not in label.scopes:
@@ -515,127 +614,64 @@ class _Builder:
                         sorted(label.scopes)),
                         "may not be set on a node group", where)
                 continue
-            if label is None and inherited:
+            if inherited:
+                # Magnum copied it from the cluster: reported there.
                 continue
             own[key] = value
         return self.resolver.parse_layer(own, where, label_spec.NODEGROUP)
 
-    # -- cluster level ------------------------------------------------------
+    # -- the cluster --------------------------------------------------------
 
     def build(self):
         if not self.load():
             raise InvalidSpec(self.problems.items)
-        r = self.resolver.label
-        p = self.problems
-        t, c = self.template, self.cluster
+        p, t, c = self.problems, self.template, self.cluster
         name = _text_field(p, c, "name", "cluster", required=True)
         if name and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,62}", name):
             p.add("name", name, "a letter, then letters, digits, _ . -",
                   "", "cluster")
-        kube_tag = r("kube_tag")
-        if kube_tag is None and not any(
-                x.label == "kube_tag" for x in p.items):
-            p.add("kube_tag", None, label_spec.LABELS["kube_tag"].allowed(),
-                  "is required (template, cluster or site default)",
-                  "template")
-        server_type = _choice_field(p, t, "server_type", "template",
-                                    ("vm", "bm"), "vm")
-        provider = r("octavia_provider")
-        algorithm = r("octavia_lb_algorithm") or (
-            "SOURCE_IP_PORT" if provider == "ovn" else "ROUND_ROBIN")
-        fip = r("master_lb_floating_ip_enabled")
-        if fip is None:
-            fip = _bool_field(
-                p, c, "floating_ip_enabled", "cluster",
-                _bool_field(p, t, "floating_ip_enabled", "template", True))
-        rdma, groups, control = self._groups(server_type)
-        gpu = r("gpu_operator_enabled")
-        gdr = r("gpu_direct_rdma_enabled")
-        if gdr is None:
-            gdr = bool(gpu and rdma.enabled)
-        elif gdr and not (gpu and rdma.enabled):
-            p.add("gpu_direct_rdma_enabled", True,
-                  "true only with gpu_operator_enabled and an RDMA mode",
-                  "GPUDirect RDMA needs both GPUs and RDMA",
-                  self.resolver.source("gpu_direct_rdma_enabled"))
-        if r("logging_enabled") and not r("monitoring_enabled"):
-            p.add("logging_enabled", True, "true only with "
-                  "monitoring_enabled", "Loki is part of the monitoring "
-                  "stack", self.resolver.source("logging_enabled"))
-        if r("rdma_selftest_enabled") and not rdma.enabled:
-            p.add("rdma_selftest_enabled", True, "true only with an RDMA "
-                  "mode", "no node group has RDMA",
-                  self.resolver.source("rdma_selftest_enabled"))
-        etcd = None
-        if r("etcd_blockdevice_size"):
-            etcd = EtcdSpec(r("etcd_blockdevice_size"),
-                            r("etcd_blockdevice_type"),
-                            r("etcd_blockdevice_volume_type"),
-                            r("etcd_blockdevice_volume_az"))
-        storage = StorageClassSpec(
-            r("csi_cinder_availability_zone"), r("csi_cinder_volume_type"),
-            r("csi_cinder_reclaim_policy"),
-            r("csi_cinder_volume_binding_mode"), r("csi_cinder_fstype"),
-            r("csi_cinder_allow_volume_expansion"))
-        fields = dict(
-            image=_text_field(p, t, "image_id", "template", required=True),
-            keypair=(_text_field(p, c, "keypair", "cluster")
-                     or _text_field(p, t, "keypair_id", "template")),
-            external_network=_text_field(p, t, "external_network_id",
-                                         "template"),
-            fixed_network=(_text_field(p, c, "fixed_network", "cluster")
-                           or _text_field(p, t, "fixed_network",
-                                          "template")),
-            fixed_subnet=(_text_field(p, c, "fixed_subnet", "cluster")
-                          or _text_field(p, t, "fixed_subnet", "template")),
-            os_distro=_choice_field(p, t, "cluster_distro", "template",
-                                    ("ubuntu", "flatcar"), "ubuntu"),
-            network_driver=_choice_field(p, t, "network_driver", "template",
-                                         ("calico", "cilium"), "calico"),
-            dns_nameservers=_dns(p, t),
-            master_lb_enabled=_bool_field(
-                p, c, "master_lb_enabled", "cluster",
-                _bool_field(p, t, "master_lb_enabled", "template", True)),
-        )
-        if fields["fixed_subnet"] and not fields["fixed_network"]:
-            p.add("fixed_subnet", fields["fixed_subnet"], "",
-                  "a fixed subnet needs its fixed network", "template")
+        self.server_type = _choice_field(p, t, "server_type", "template",
+                                         ("vm", "bm"), "vm")
+        image = _text_field(p, t, "image_id", "template", required=True)
+        keypair = (_text_field(p, c, "keypair", "cluster")
+                   or _text_field(p, t, "keypair_id", "template"))
+        os_distro = _choice_field(p, t, "cluster_distro", "template",
+                                  ("ubuntu", "flatcar"), "ubuntu")
+        self.control, self.workers, raw = self._skeletons()
+        for module in features.FEATURES:
+            self._feature_parts(module, raw)
         if self.problems.items:
             raise InvalidSpec(self.problems.items)
         return ClusterSpec(
             name=name,
             uuid=str(c.get("uuid") or PLACEHOLDER_UUID),
             project_id=str(c.get("project_id") or PLACEHOLDER_PROJECT),
-            kube_tag=kube_tag,
-            kube_version=kube_tag[1:],
-            chart_version=r("capi_helm_chart_version"),
-            server_type=server_type,
-            fixed_subnet_cidr=r("fixed_subnet_cidr"),
-            master_lb_floating_ip_enabled=fip,
-            api_allowed_cidrs=r("api_master_lb_allowed_cidrs"),
-            octavia_provider=provider,
-            octavia_lb_algorithm=algorithm,
-            octavia_lb_healthcheck=r("octavia_lb_healthcheck"),
-            etcd=etcd,
-            storage_class=storage,
-            keystone_auth_enabled=r("keystone_auth_enabled"),
-            monitoring_enabled=r("monitoring_enabled"),
-            logging_enabled=r("logging_enabled"),
-            ingress_enabled=r("ingress_enabled"),
-            gpu_operator_enabled=gpu,
-            gpu_direct_rdma_enabled=gdr,
-            auto_scaling_enabled=r("auto_scaling_enabled"),
-            auto_healing_enabled=r("auto_healing_enabled"),
-            rdma_selftest_enabled=r("rdma_selftest_enabled"),
-            rdma=rdma,
-            control_plane=control,
-            node_groups=groups,
-            **fields,
-        )
+            image=image, keypair=keypair, os_distro=os_distro,
+            server_type=self.server_type,
+            control_plane=self.control, node_groups=self.workers,
+            ignored_labels=tuple(self.resolver.ignored),
+            parts=dict(self.parts))
+
+    def _feature_parts(self, module, raw):
+        name = features.feature_name(module)
+        group_part = getattr(module, "group_part", None)
+        if group_part is not None:
+            def with_part(group, raw_group):
+                ctx = FeatureContext(self, module, group, raw_group)
+                part = group_part(ctx)
+                return dataclasses.replace(
+                    group, parts=dict(group.parts, **{name: part}))
+            self.control = with_part(self.control, raw[DEFAULT_MASTER])
+            self.workers = tuple(with_part(g, raw[g.name])
+                                 for g in self.workers)
+        cluster_part = getattr(module, "cluster_part", None)
+        if cluster_part is not None:
+            self.parts[name] = cluster_part(FeatureContext(self, module))
 
     # -- node groups -------------------------------------------------------
 
-    def _groups(self, server_type):
+    def _skeletons(self):
+        """Control plane and workers from Magnum's fields (no labels)."""
         p, c, t = self.problems, self.cluster, self.template
         extras, master_override = [], {}
         worker_override = {}
@@ -646,10 +682,10 @@ class _Builder:
             role = group.get("role") or "worker"
             if not isinstance(name, str) or not NODEGROUP_NAME_RE.fullmatch(
                     name) or len(name) > 63:
-                p.add("name", name, "lower case letters, digits and -, "
-                      "starting with a letter, at most 63 characters "
-                      "(^[a-z][a-z0-9-]+[a-z0-9]$)", "invalid node group "
-                      "name", _where_ng(name))
+                p.add("name", name, "3 to 63 lower case letters, digits "
+                      "and '-', starting with a letter and ending with a "
+                      "letter or digit (the chart names machines after "
+                      "it)", "invalid node group name", _where_ng(name))
                 continue
             if name in seen:
                 p.add("name", name, "unique names", "duplicate node group",
@@ -672,39 +708,43 @@ class _Builder:
                            "node_count", 1))
         default.update({k: v for k, v in worker_override.items()
                         if v is not None and k != "labels"})
-        workers = [self._worker(default, server_type)]
-        for group in extras:
-            workers.append(self._worker(group, server_type))
-        rdma = self._cluster_rdma(workers)
-        return rdma, tuple(workers), control
+        raw = {DEFAULT_MASTER: master_override}
+        workers = []
+        for group in [default] + extras:
+            workers.append(self._worker(group))
+            raw[group["name"]] = group
+        return control, tuple(workers), raw
 
     def _control_plane(self, override):
-        p, c, t, r = self.problems, self.cluster, self.template, \
-            self.resolver.label
+        p, c, t = self.problems, self.cluster, self.template
         where = "cluster"
         merged = dict(override)
-        merged.setdefault("flavor_id", c.get("master_flavor_id")
-                          or t.get("master_flavor_id"))
-        merged.setdefault("node_count", c.get("master_count", 1))
-        flavor = _text_field(p, merged, "flavor_id", where, required=True)
-        count = _int_field(p, merged, "node_count", where, 1, minimum=1)
+        # The fields the user set for the control plane are Magnum's
+        # master_flavor_id and master_count: problems name those.
+        flavor_key, count_key = "flavor_id", "node_count"
+        if "flavor_id" not in override:
+            flavor_key = "master_flavor_id"
+            merged[flavor_key] = (c.get("master_flavor_id")
+                                  or t.get("master_flavor_id"))
+        if "node_count" not in override:
+            count_key = "master_count"
+            merged[count_key] = c.get("master_count", 1)
+        flavor = _text_field(p, merged, flavor_key, where, required=True)
+        count = _int_field(p, merged, count_key, where, 1, minimum=1,
+                           maximum=MAX_MASTERS)
         if count % 2 == 0:
-            p.add("master_count", count, "an odd number >= 1",
+            p.add(count_key, count, "an odd number from 1 to %d"
+                  % MAX_MASTERS,
                   "etcd needs an odd number of members", where)
         image = (_text_field(p, merged, "image_id", where)
                  or t.get("image_id"))
-        return NodeGroupSpec(
-            name=DEFAULT_MASTER, role="master", flavor=flavor, image=image,
-            node_count=count, availability_zone=r("availability_zone"),
-            node_labels=r("node_labels"), taints=(),
-            boot_volume_size=r("boot_volume_size"),
-            boot_volume_type=r("boot_volume_type"))
+        return NodeGroupSpec(name=DEFAULT_MASTER, role="master",
+                             flavor=flavor, image=image, node_count=count)
 
-    def _worker(self, group, server_type):
+    def _worker(self, group):
         p, t = self.problems, self.template
         name = group["name"]
         where = _where_ng(name)
-        r = self.resolver.label
         flavor = (_text_field(p, group, "flavor_id", where)
                   or _text_field(p, self.cluster, "flavor_id", "cluster")
                   or _text_field(p, t, "flavor_id", "template"))
@@ -715,29 +755,12 @@ class _Builder:
         count = _int_field(p, group, "node_count", where, 1)
         low = _int_field(p, group, "min_node_count", where, None)
         high = _int_field(p, group, "max_node_count", where, None)
-        autoscale = bool(r("auto_scaling_enabled", name))
-        if low is None:
-            low = r("min_node_count", name)
-        if high is None:
-            high = r("max_node_count", name)
-        low = count if low is None else low
-        high = count if high is None else high
-        if not low <= count <= high:
-            p.add("node_count", count, "min_node_count (%s) <= node_count "
-                  "<= max_node_count (%s)" % (low, high), "", where)
-        rdma = self._rdma(name, server_type)
-        kube_version = self._group_version(group, where)
         return NodeGroupSpec(
             name=name, role="worker", flavor=flavor, image=image,
-            node_count=count, availability_zone=r("availability_zone", name),
-            min_node_count=low, max_node_count=high, autoscale=autoscale,
-            node_labels=r("node_labels", name), taints=r("node_taints", name),
-            boot_volume_size=r("boot_volume_size", name),
-            boot_volume_type=r("boot_volume_type", name),
-            extra_networks=r("extra_network_names", name), rdma=rdma,
-            kube_version=kube_version)
+            node_count=count, min_node_count=low, max_node_count=high,
+            kube_version=self._group_version(group))
 
-    def _group_version(self, group, where):
+    def _group_version(self, group):
         """A node group's own Kubernetes version (Magnum's ``version``).
 
         Magnum manages this field (only an upgrade writes it); rows from
@@ -750,131 +773,15 @@ class _Builder:
             return None
         return version.lstrip("v")
 
-    # -- RDMA ----------------------------------------------------------------
 
-    def _rdma_settings(self, group):
-        r = self.resolver.label
-        mode = r("rdma_mode", group)
-        return RdmaSpec(
-            mode=mode,
-            network=r("rdma_network", group),
-            vnic_type=r("rdma_vnic_type", group),
-            port_security=r("rdma_port_security", group),
-            interface=r("rdma_interface"),
-            mtu=r("rdma_mtu"),
-            ip_range=r("rdma_ip_range"),
-            ip_block_size=r("rdma_ip_block_size"),
-            ip_gateway=r("rdma_ip_gateway"),
-            resource_name=(r("rdma_resource_name")
-                           or DEFAULT_RESOURCE_NAMES.get(mode)),
-            hca_max=r("rdma_hca_max"),
-            attachment_name=r("rdma_attachment_name"),
-            attachment_namespace=r("rdma_attachment_namespace"),
-            ofed_enabled=r("rdma_ofed_enabled"),
-            ofed_version=r("rdma_ofed_version"),
-            component_version=r("rdma_component_version"),
-            image_repository=r("rdma_image_repository"),
-            pkey=r("rdma_pkey"),
-            ufm_secret=r("rdma_ufm_secret"),
-        )
-
-    def _rdma(self, group, server_type):
-        spec = self._rdma_settings(group)
-        if spec.enabled:
-            self._check_rdma(spec, group, server_type)
-            return spec
-        return RdmaSpec()
-
-    def _bad(self, name, value, allowed, message, group):
-        self.problems.add(name, value, allowed, message,
-                          self.resolver.source(name, group))
-
-    def _check_rdma(self, spec, group, server_type):
-        mode = spec.mode
-        need = "required when rdma_mode is %s" % mode
-        if not spec.network:
-            self._bad("rdma_network", None, "a Neutron network name or UUID",
-                      need, group)
-        if not spec.ip_range:
-            self._bad("rdma_ip_range", None, "a CIDR", need, group)
-        if mode in ("macvlan", "ipoib") and not spec.interface:
-            self._bad("rdma_interface", None, "an interface name", need,
-                      group)
-        if mode in BARE_METAL_MODES and server_type != "bm":
-            self._bad("rdma_mode", mode, "macvlan or ipoib on VMs",
-                      "%s needs bare metal (template server_type bm); a VM "
-                      "cannot split its VF again" % mode, group)
-        if spec.port_security == "address-pairs" and mode != "macvlan":
-            self._bad("rdma_port_security", spec.port_security, "disabled",
-                      "address-pairs only applies to macvlan", group)
-        if mode == "macvlan" and spec.vnic_type not in (
-                "direct", "direct-physical"):
-            self._bad("rdma_vnic_type", spec.vnic_type,
-                      "direct or direct-physical",
-                      "macvlan needs an SR-IOV VF or PF in the VM", group)
-        if mode != "ib-sriov":
-            for name, value in (("rdma_pkey", spec.pkey),
-                                ("rdma_ufm_secret", spec.ufm_secret)):
-                if value:
-                    self._bad(name, value, "unset unless rdma_mode is "
-                              "ib-sriov", "only ib-sriov uses it", group)
-        elif not spec.ufm_secret:
-            self._bad("rdma_ufm_secret", None, "a Secret name",
-                      need + " (ib-kubernetes talks to UFM)", group)
-        if mode == "ipoib":
-            for name in ("rdma_resource_name", "rdma_hca_max"):
-                if self.resolver.source(name) != "default":
-                    self._bad(name, self.resolver.label(name),
-                              "unset for ipoib", "IPoIB pods get an IP "
-                              "interface, no RDMA device", group)
-        if mode in BARE_METAL_MODES and self.resolver.source(
-                "rdma_hca_max") != "default":
-            self._bad("rdma_hca_max", spec.hca_max, "unset for %s" % mode,
-                      "each pod gets its own VF; nothing is shared", group)
-        if spec.mtu and mode != "macvlan":
-            self._bad("rdma_mtu", spec.mtu, "unset unless rdma_mode is "
-                      "macvlan", "only macvlan interfaces take an MTU",
-                      group)
-        self._check_ip(spec, group)
-
-    def _check_ip(self, spec, group):
-        if not spec.ip_range:
-            return
-        net = ipaddress.ip_network(spec.ip_range)
-        if spec.ip_block_size > net.num_addresses - 2:
-            self._bad("rdma_ip_block_size", spec.ip_block_size,
-                      "at most %d for %s" % (net.num_addresses - 2, net),
-                      "larger than rdma_ip_range", group)
-        if spec.ip_gateway:
-            try:
-                inside = ipaddress.ip_address(spec.ip_gateway) in net
-            except ValueError:
-                inside = False
-            if not inside:
-                self._bad("rdma_ip_gateway", spec.ip_gateway,
-                          "an address inside %s" % net, "", group)
-
-    def _cluster_rdma(self, workers):
-        modes = sorted({w.rdma.mode for w in workers if w.rdma.enabled})
-        if not modes:
-            return RdmaSpec()
-        if len(modes) > 1:
-            self.problems.add("rdma_mode", ",".join(modes), "one mode per "
-                              "cluster", "RDMA node groups use different "
-                              "modes", "cluster")
-        settings = self._rdma_settings(None)
-        return dataclasses.replace(
-            settings, mode=modes[0], network=None,
-            resource_name=(self.resolver.label("rdma_resource_name")
-                           or DEFAULT_RESOURCE_NAMES.get(modes[0])))
-
-
-def build_spec(description, site_defaults=None):
+def build_spec(description, site_defaults=None, site_options=None):
     """Validate *description* and return its ``ClusterSpec``.
 
     :param description: dict with ``cluster_template``, ``cluster`` and
         optional ``node_groups`` (see the architecture document).
     :param site_defaults: label name -> raw site default value.
+    :param site_options: site settings features depend on (see
+        ``conf.site_options``), e.g. ``ib_sriov_cni_in_image``.
     :raises InvalidSpec: with every problem found.
     """
-    return _Builder(description, site_defaults).build()
+    return _Builder(description, site_defaults, site_options).build()

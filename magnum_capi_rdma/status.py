@@ -22,6 +22,8 @@ import dataclasses
 import datetime
 from typing import Optional
 
+from magnum_capi_rdma import capi
+
 # Magnum's status strings (magnum.objects.fields.ClusterStatus), repeated
 # here so that the core does not import Magnum's objects.
 CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
@@ -107,35 +109,7 @@ class StatusResult:
         return not self.status.endswith("_IN_PROGRESS")
 
 
-# -- small readers --
-
-def _status(obj):
-    return (obj or {}).get("status") or {}
-
-
-def _spec(obj):
-    return (obj or {}).get("spec") or {}
-
-
-def _name(obj):
-    return ((obj or {}).get("metadata") or {}).get("name", "")
-
-
-def _labels(obj):
-    return ((obj or {}).get("metadata") or {}).get("labels") or {}
-
-
-def _condition(obj, ctype):
-    for cond in _status(obj).get("conditions") or ():
-        if cond.get("type") == ctype:
-            return cond
-    return None
-
-
-def _condition_true(obj, ctype):
-    cond = _condition(obj, ctype)
-    return bool(cond) and cond.get("status") == "True"
-
+# -- small readers (the objects themselves: magnum_capi_rdma.capi) --
 
 def _int(value, default=0):
     try:
@@ -144,119 +118,89 @@ def _int(value, default=0):
         return default
 
 
-def _failure(obj):
-    """The controller-reported failure of an object, or None."""
-    st = _status(obj)
-    message = st.get("failureMessage")
-    reason = st.get("failureReason")
-    if message or reason:
-        if message and reason and reason not in message:
-            return "%s: %s" % (reason, message)
-        return message or reason
-    return None
-
-
 def _strip_v(version):
     if version and version.startswith("v"):
         return version[1:]
     return version
 
 
-def machine_addresses(machine):
-    """InternalIP addresses first, then the others, without duplicates."""
-    addresses = _status(machine).get("addresses") or ()
-    ordered = [a.get("address") for a in addresses
-               if a.get("type") == "InternalIP"]
-    ordered += [a.get("address") for a in addresses
-                if a.get("type") in ("ExternalIP",)]
-    seen = []
-    for addr in ordered:
-        if addr and addr not in seen:
-            seen.append(addr)
-    return seen
-
-
-def _is_control_plane_machine(machine):
-    labels = _labels(machine)
-    return ("cluster.x-k8s.io/control-plane" in labels or
-            labels.get("capi.stackhpc.com/component") == "control-plane")
-
-
-def _node_group_of(machine):
-    return _labels(machine).get("capi.stackhpc.com/node-group")
-
-
-def api_address(cluster):
-    endpoint = _spec(cluster).get("controlPlaneEndpoint") or {}
-    host = endpoint.get("host")
-    if not host:
-        return None
-    return "https://%s:%s" % (host, endpoint.get("port") or 6443)
-
-
 # -- component summaries --
 
 @dataclasses.dataclass(frozen=True)
+class Count:
+    """``done`` of ``wanted`` things (e.g. 2/3 ready machines)."""
+
+    done: int
+    wanted: int
+    word: str = "ready"
+
+    def __str__(self):
+        return "%d/%d %s" % (self.done, self.wanted, self.word)
+
+
+@dataclasses.dataclass(frozen=True)
 class Component:
-    """Readiness of one component: ready, failed (reason) or pending."""
+    """Readiness of one component: ready, failed (reason) or pending.
+
+    How far it has come is ``count`` (when counted) and ``note`` (a state
+    such as "not created yet"); :attr:`progress` renders both.
+    """
 
     name: str
     ready: bool
-    progress: str = ""
+    note: str = ""
     failure: Optional[str] = None
+    count: Optional[Count] = None
+
+    @property
+    def progress(self):
+        return ", ".join(str(part) for part in (self.count, self.note)
+                         if part)
 
 
 def control_plane_component(observed):
     kcp = observed.control_plane
     if kcp is None:
         return Component("control plane", False, "not created yet")
-    failure = _failure(kcp)
+    failure = capi.failure(kcp)
     if failure:
         return Component("control plane", False, failure=failure)
-    want = _int(_spec(kcp).get("replicas"), 1)
-    st = _status(kcp)
+    spec = capi.spec(kcp)
+    want = _int(spec.get("replicas"), 1)
+    st = capi.status(kcp)
     ready = _int(st.get("readyReplicas"))
     updated = _int(st.get("updatedReplicas"), ready)
     total = _int(st.get("replicas"))
-    version_ok = (not _spec(kcp).get("version") or
-                  _strip_v(st.get("version")) ==
-                  _strip_v(_spec(kcp).get("version")))
+    version_ok = (not spec.get("version") or
+                  _strip_v(st.get("version")) == _strip_v(spec.get("version")))
     ok = (ready == want and updated == want and total == want and
           version_ok and bool(st.get("initialized", True)) and
-          _observed_latest(kcp))
-    progress = "%d/%d ready" % (min(ready, want), want)
+          capi.observed_latest(kcp))
+    note = ""
     if not version_ok and ready == want:
-        progress += ", upgrading to %s" % _spec(kcp).get("version")
-    return Component("control plane", ok, progress)
+        note = "upgrading to %s" % spec.get("version")
+    return Component("control plane", ok, note,
+                     count=Count(min(ready, want), want))
 
 
 def node_group_component(name, machine_deployment, machines):
     label = "node group %s" % name
     if machine_deployment is None:
         return Component(label, False, "not created yet")
-    failure = _failure(machine_deployment)
-    if not failure and _status(machine_deployment).get("phase") == "Failed":
-        failure = "MachineDeployment %s failed" % _name(machine_deployment)
+    failure = capi.failure(machine_deployment)
+    st = capi.status(machine_deployment)
+    if not failure and st.get("phase") == "Failed":
+        failure = "MachineDeployment %s failed" % capi.name(
+            machine_deployment)
     if failure:
         return Component(label, False, failure=failure)
-    want = _int(_spec(machine_deployment).get("replicas"), 0)
-    st = _status(machine_deployment)
+    want = _int(capi.spec(machine_deployment).get("replicas"), 0)
     ready = _int(st.get("readyReplicas"))
     updated = _int(st.get("updatedReplicas"), ready)
     total = _int(st.get("replicas"))
     ok = (ready == want and updated == want and total == want and
-          _observed_latest(machine_deployment))
-    progress = "%d/%d ready" % (min(ready, want), want)
-    return Component(label, ok, progress)
-
-
-def _observed_latest(obj):
-    """The controller has reconciled the latest spec (or says nothing)."""
-    generation = ((obj or {}).get("metadata") or {}).get("generation")
-    observed = _status(obj).get("observedGeneration")
-    if generation is None or observed is None:
-        return True
-    return _int(observed) >= _int(generation)
+          capi.observed_latest(machine_deployment))
+    return Component(label, ok, count=Count(min(ready, want), want))
 
 
 def machine_failures(machines, deleting_groups=()):
@@ -267,78 +211,121 @@ def machine_failures(machines, deleting_groups=()):
     """
     failures = []
     for machine in machines:
-        if ((machine.get("metadata") or {}).get("deletionTimestamp") or
-                _node_group_of(machine) in deleting_groups):
+        if (capi.is_deleting(machine) or
+                capi.node_group_of(machine) in deleting_groups):
             continue
-        failure = _failure(machine)
+        failure = capi.failure(machine)
         if failure is None and (
-                _status(machine).get("phase") in _MACHINE_FAILED_PHASES):
+                capi.status(machine).get("phase") in _MACHINE_FAILED_PHASES):
             failure = "failed"
         if failure:
-            failures.append("machine %s: %s" % (_name(machine), failure))
+            failures.append("machine %s: %s" % (capi.name(machine), failure))
     return failures
 
 
 def addons_component(addons):
     total = len(addons)
     deployed = [a for a in addons
-                if _status(a).get("phase") in _ADDON_DONE_PHASES]
+                if capi.status(a).get("phase") in _ADDON_DONE_PHASES]
     failed = [a for a in addons
-              if _status(a).get("phase") in _ADDON_FAILED_PHASES]
+              if capi.status(a).get("phase") in _ADDON_FAILED_PHASES]
     if failed:
         parts = []
-        for addon in sorted(failed, key=_name):
+        for addon in sorted(failed, key=capi.name):
             parts.append("add-on %s failed: %s" % (
-                _name(addon), _failure(addon) or "no message"))
+                capi.name(addon), capi.failure(addon) or "no message"))
         return Component("add-ons", False, failure="; ".join(parts))
-    progress = "%d/%d deployed" % (len(deployed), total)
-    return Component("add-ons", len(deployed) == total, progress)
+    return Component("add-ons", len(deployed) == total,
+                     count=Count(len(deployed), total, "deployed"))
 
 
 def infrastructure_component(observed):
     osc = observed.openstack_cluster
     if osc is None:
         return Component("infrastructure", False, "not created yet")
-    failure = _failure(osc)
+    failure = capi.failure(osc)
     if failure:
         return Component("infrastructure", False, failure=failure)
-    return Component("infrastructure", bool(_status(osc).get("ready")),
-                     "ready" if _status(osc).get("ready") else "pending")
+    ready = bool(capi.status(osc).get("ready"))
+    return Component("infrastructure", ready,
+                     "ready" if ready else "pending")
 
 
 def cluster_component(observed):
     cluster = observed.cluster
     if cluster is None:
         return Component("cluster", False, "not created yet")
-    failure = _failure(cluster)
-    if not failure and _status(cluster).get("phase") == "Failed":
-        failure = "Cluster %s failed" % _name(cluster)
+    failure = capi.failure(cluster)
+    phase = capi.status(cluster).get("phase")
+    if not failure and phase == "Failed":
+        failure = "Cluster %s failed" % capi.name(cluster)
     if failure:
         return Component("cluster", False, failure=failure)
-    ok = all(_condition_true(cluster, c) for c in
+    ok = all(capi.condition_true(cluster, c) for c in
              ("InfrastructureReady", "ControlPlaneReady", "Ready"))
-    return Component("cluster", ok, _status(cluster).get("phase") or
-                     "Pending")
+    return Component("cluster", ok, phase or "Pending")
 
 
-def _machine_deployment_for(observed, release, node_group):
+def machine_deployment_for(observed, release, node_group):
+    """The MachineDeployment of a node group.
+
+    By the chart's name for it, else by its node group label.
+    """
     wanted = "%s-%s" % (release, node_group)
     for md in observed.machine_deployments:
-        if _name(md) == wanted:
+        if capi.name(md) == wanted:
             return md
     for md in observed.machine_deployments:
-        if _labels(md).get("capi.stackhpc.com/node-group") == node_group:
+        if capi.node_group_of(md) == node_group:
             return md
     return None
 
 
-def _machines_of_group(observed, node_group):
-    return [m for m in observed.machines if _node_group_of(m) == node_group
-            and not _is_control_plane_machine(m)]
+def node_group_machines(observed, node_group):
+    """The (worker) machines of a node group."""
+    return [m for m in observed.machines
+            if capi.node_group_of(m) == node_group and
+            not capi.is_control_plane_machine(m)]
 
 
-def _control_plane_machines(observed):
-    return [m for m in observed.machines if _is_control_plane_machine(m)]
+def control_plane_machines(observed):
+    return [m for m in observed.machines
+            if capi.is_control_plane_machine(m)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """How far an operation in progress has come; text only at the end."""
+
+    control_plane: Component
+    addons: Component
+    workers: Optional[Count] = None     # None: no worker node group
+    deleting: tuple = ()                # node groups being deleted
+    infrastructure_pending: bool = False
+
+    @classmethod
+    def of(cls, control_plane, groups, addons, deleting=(),
+           infrastructure_pending=False):
+        workers = None
+        if groups:
+            counts = [c.count for c in groups if c.count is not None]
+            workers = Count(sum(c.done for c in counts),
+                            sum(c.wanted for c in counts))
+        return cls(control_plane, addons, workers, tuple(deleting),
+                   infrastructure_pending)
+
+    def __str__(self):
+        parts = ["control plane %s" % self.control_plane.progress]
+        if self.workers is not None:
+            parts.append("workers %s" % self.workers)
+        parts.append("add-ons %s" % self.addons.progress)
+        text = ", ".join(parts)
+        if self.deleting:
+            text += "; " + ", ".join("%s %s" % (c.name, c.progress)
+                                     for c in self.deleting)
+        if self.infrastructure_pending:
+            text = "infrastructure pending; " + text
+        return text
 
 
 # -- the reconciliation --
@@ -358,8 +345,8 @@ def timed_out(view, now):
 
 def _addresses(machines):
     out = []
-    for machine in sorted(machines, key=_name):
-        for addr in machine_addresses(machine)[:1]:
+    for machine in sorted(machines, key=capi.name):
+        for addr in capi.machine_addresses(machine)[:1]:
             out.append(addr)
     return tuple(out)
 
@@ -383,7 +370,7 @@ def reconcile(observed, view, now):
 
 
 def _derived(observed, view):
-    cp_machines = _control_plane_machines(observed)
+    cp_machines = control_plane_machines(observed)
     ng_results = {}
     node_addresses = []
     for ng in view.node_groups:
@@ -392,16 +379,18 @@ def _derived(observed, view):
                 node_count=ng.node_count,
                 addresses=_addresses(cp_machines))
             continue
-        md = _machine_deployment_for(observed, view.release, ng.name)
+        md = machine_deployment_for(observed, view.release, ng.name)
         count = ng.node_count
-        if md is not None and _spec(md).get("replicas") is not None:
-            count = _int(_spec(md).get("replicas"), ng.node_count)
-        addresses = _addresses(_machines_of_group(observed, ng.name))
+        replicas = capi.spec(md).get("replicas")
+        if md is not None and replicas is not None:
+            count = _int(replicas, ng.node_count)
+        addresses = _addresses(node_group_machines(observed, ng.name))
         node_addresses.extend(addresses)
         ng_results[ng.name] = dict(node_count=count, addresses=addresses)
-    kcp_version = _strip_v(_status(observed.control_plane).get("version"))
+    kcp_version = _strip_v(capi.status(observed.control_plane).get(
+        "version"))
     return dict(
-        api_address=api_address(observed.cluster),
+        api_address=capi.api_address(observed.cluster),
         coe_version=("v%s" % kcp_version) if kcp_version else None,
         master_addresses=_addresses(cp_machines),
         node_addresses=tuple(node_addresses),
@@ -440,9 +429,9 @@ def _creating_or_updating(observed, view, now, operation):
             continue
         if ng.status.startswith("DELETE"):
             continue
-        md = _machine_deployment_for(observed, view.release, ng.name)
+        md = machine_deployment_for(observed, view.release, ng.name)
         groups[ng.name] = node_group_component(
-            ng.name, md, _machines_of_group(observed, ng.name))
+            ng.name, md, node_group_machines(observed, ng.name))
     addons = addons_component(observed.addons)
 
     failures = [c.failure for c in (infra, cluster, control_plane)
@@ -454,15 +443,17 @@ def _creating_or_updating(observed, view, now, operation):
     if addons.failure:
         failures.append(addons.failure)
 
-    components = [cluster, control_plane, *groups.values(), addons]
+    deleting = []
     for ng in view.node_groups:
         if ng.status.startswith("DELETE"):
-            left = len(_machines_of_group(observed, ng.name))
-            md = _machine_deployment_for(observed, view.release, ng.name)
+            left = len(node_group_machines(observed, ng.name))
+            md = machine_deployment_for(observed, view.release, ng.name)
             if left or md is not None:
-                components.append(Component(
+                deleting.append(Component(
                     "node group %s" % ng.name, False,
                     "deleting, %d machine(s) left" % left))
+    components = [cluster, control_plane, *groups.values(), addons,
+                  *deleting]
     pending = [c for c in components if not c.ready]
 
     failed_status = "%s_FAILED" % operation
@@ -473,8 +464,9 @@ def _creating_or_updating(observed, view, now, operation):
         d = ng_derived.get(ng.name, dict(node_count=ng.node_count,
                                          addresses=()))
         if ng.status.startswith("DELETE"):
-            md = _machine_deployment_for(observed, view.release, ng.name)
-            gone = md is None and not _machines_of_group(observed, ng.name)
+            md = machine_deployment_for(observed, view.release, ng.name)
+            gone = md is None and not node_group_machines(observed,
+                                                          ng.name)
             ng_results[ng.name] = NodeGroupResult(
                 status="DELETE_COMPLETE" if gone else ng.status,
                 reason="" if gone else "deleting",
@@ -498,11 +490,6 @@ def _creating_or_updating(observed, view, now, operation):
         return StatusResult(status=done_status, reason="",
                             node_groups=ng_results, **derived)
 
-    progress = _progress(control_plane, groups, addons)
-    deleting = [c for c in pending if c.progress.startswith("deleting")]
-    if deleting:
-        progress += "; " + ", ".join("%s %s" % (c.name, c.progress)
-                                     for c in deleting)
     if timed_out(view, now):
         waiting = ", ".join(
             "%s (%s)" % (c.name, c.progress) for c in pending)
@@ -511,9 +498,11 @@ def _creating_or_updating(observed, view, now, operation):
         return StatusResult(status=failed_status, reason=reason,
                             node_groups=_fail_in_progress(ng_results),
                             **derived)
-    if not infra.ready and observed.openstack_cluster is not None:
-        progress = "infrastructure pending; " + progress
-    return StatusResult(status=view.status, reason=progress,
+    progress = Progress.of(
+        control_plane, list(groups.values()), addons, deleting,
+        infrastructure_pending=(not infra.ready and
+                                observed.openstack_cluster is not None))
+    return StatusResult(status=view.status, reason=str(progress),
                         node_groups=ng_results, **derived)
 
 
@@ -544,24 +533,10 @@ def _fail_in_progress(ng_results):
     return out
 
 
-def _progress(control_plane, groups, addons):
-    want = ready = 0
-    for comp in groups.values():
-        r, _, w = comp.progress.partition(" ")[0].partition("/")
-        if r.isdigit() and w.isdigit():
-            ready += int(r)
-            want += int(w)
-    parts = ["control plane %s" % control_plane.progress]
-    if groups:
-        parts.append("workers %d/%d ready" % (ready, want))
-    parts.append("add-ons %s" % addons.progress)
-    return ", ".join(parts)
-
-
 def _deleting(observed, view, now):
     if observed.cluster is None:
         return StatusResult(status=DELETE_COMPLETE, reason="")
-    if _status(observed.cluster).get("phase") == "Deleting":
+    if capi.status(observed.cluster).get("phase") == "Deleting":
         waiting = "%d machine(s) remaining" % len(observed.machines)
     else:
         waiting = "waiting for the cluster to start deleting"

@@ -15,12 +15,17 @@
 
 import re
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+from magnum_capi_rdma.labels import show
+
+# Digits are ASCII and bounded: no int() of a huge or non-ASCII number.
+_VERSION = re.compile(r"^v?([0-9]{1,6})\.([0-9]{1,6})\.([0-9]{1,6})$")
 
 
 def parse(version):
     """``(major, minor, patch)`` of ``v1.33.1`` or ``1.33.1``, else None."""
-    match = _VERSION.match((version or "").strip())
+    if not isinstance(version, str) or len(version) > 64:
+        return None
+    match = _VERSION.match(version.strip())
     if not match:
         return None
     return tuple(int(x) for x in match.groups())
@@ -35,7 +40,8 @@ def upgrade_problem(current, target):
     """
     new = parse(target)
     if new is None:
-        return "Upgrading to %r (not a version like v1.33.1)" % (target,)
+        return "Upgrading to %s (not a version like v1.33.1)" % (
+            show(target),)
     old = parse(current)
     if old is None:
         return None  # nothing known yet: the chart decides

@@ -14,9 +14,12 @@
 """Shared fixtures: the real management cluster (etcd + kube-apiserver).
 
 ``management_cluster`` starts one bed per test session (only when a test
-asks for it), installs the project's CRDs and reports its start time in the
-pytest summary. Without the pinned binaries the tests that need the bed are
-skipped, except in CI (env ``CI`` set), where that is an error.
+asks for it), installs Cluster API's and CAPO's own CRDs (from
+``../shared/upstream``) and the add-on provider's, and reports its start
+time in the pytest summary (``summary_line``: any test module can add a
+line there). Without the pinned binaries or the upstream folder the tests
+that need the bed are skipped with one line, except in CI (env ``CI``
+set), where that is an error.
 
 Every test runs with Python sockets restricted to loopback (and Unix
 sockets): a connection anywhere else raises NonLoopbackConnection, unless
@@ -26,13 +29,14 @@ sockets): a connection anywhere else raises NonLoopbackConnection, unless
 import ipaddress
 import os
 import socket
+import time
 import uuid
 
 import pytest
 
-from tests.bed import tools
+from magnum_capi_rdma_dev.bed import tools
 
-_TIMINGS = []
+_SUMMARY = pytest.StashKey[list]()
 
 
 def require_bed_tools():
@@ -99,9 +103,15 @@ def loopback_only():
         socket.socket.connect_ex = real_connect_ex
 
 
-def pytest_terminal_summary(terminalreporter):
-    for line in _TIMINGS:
+def pytest_terminal_summary(terminalreporter, config):
+    for line in config.stash.get(_SUMMARY, []):
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def summary_line(request):
+    """``summary_line(text)`` prints TEXT in the summary at the end."""
+    return request.config.stash.setdefault(_SUMMARY, []).append
 
 
 @pytest.fixture(scope="session")
@@ -112,28 +122,42 @@ def helm_bin():
 
 
 @pytest.fixture(scope="session")
-def management_cluster(tmp_path_factory):
-    """A running ManagementCluster with the project's CRDs installed."""
+def management_cluster(tmp_path_factory, summary_line):
+    """A running ManagementCluster serving the real CRDs.
+
+    Cluster API's and CAPO's own CRDs from ``../shared/upstream`` (served
+    as :func:`magnum_capi_rdma_dev.simulator.crds.served_as_written` says:
+    v1beta1 stored, no conversion), the add-on provider's generated.
+    Without the upstream folder the tests that need the bed skip with one
+    line (fail in CI).
+    """
     require_bed_tools()
+    from tests.support import upstream
+
+    path = upstream.require_upstream()
     from kubernetes import config
 
-    from magnum_capi_rdma.simulator import crds
-    from tests.bed import cluster
+    from magnum_capi_rdma_dev.bed import cluster
+    from magnum_capi_rdma_dev.simulator import crds
 
     bed = cluster.ManagementCluster(
         str(tmp_path_factory.mktemp("management-cluster")))
     bed.start()
     try:
-        line = ("test bed: kube-apiserver %s ready in %.2fs "
-                "(etcd + kube-apiserver from empty folders)"
-                % (bed.server, bed.started_in))
-        print(line)
-        _TIMINGS.append(line)
         api_client = config.new_client_from_config(bed.kubeconfig)
         try:
-            crds.install_crds(api_client)
+            began = time.monotonic()
+            installed = crds.install_crds(api_client, upstream=path)
+            crds_in = time.monotonic() - began
         finally:
             api_client.close()
+        line = ("test bed: kube-apiserver %s ready in %.2fs "
+                "(etcd + kube-apiserver from empty folders), %d CRDs "
+                "(Cluster API and CAPO from %s) in %.2fs"
+                % (bed.server, bed.started_in, len(installed), path,
+                   crds_in))
+        print(line)
+        summary_line(line)
         yield bed
     finally:
         bed.stop()

@@ -14,8 +14,9 @@
 """Status sync at cloud scale: magnum-capi-rdma next to magnum-capi-helm.
 
 Starts its own management cluster (etcd + kube-apiserver on loopback, from
-``tests/bed``), makes N clusters' worth of Cluster API objects and times one
-full status + health pass of each driver over all N clusters, for each N.
+``magnum_capi_rdma_dev/bed``), makes N clusters' worth of Cluster API
+objects and times one full status + health pass of each driver over all N
+clusters, for each N.
 API requests are counted by the API server itself (``/metrics``,
 ``apiserver_request_total``), scraped before and after each pass.
 
@@ -54,8 +55,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 from magnum_capi_rdma import operations  # noqa: E402
-from tests.bed import cluster as bed_cluster  # noqa: E402
-from tests.bed import tools as bed_tools  # noqa: E402
+from magnum_capi_rdma_dev.bed import cluster as bed_cluster  # noqa: E402
+from magnum_capi_rdma_dev.bed import tools as bed_tools  # noqa: E402
 
 THEIR_VERSION = "1.4.0"
 THEIR_VENV = os.path.expanduser(
@@ -223,8 +224,8 @@ def render_seed(helm):
 
 def make_seed(api, api_client, helm, log):
     """The seed release, reconciled to Ready by the simulator."""
-    from magnum_capi_rdma.simulator import core as sim_core
-    from magnum_capi_rdma.simulator import faults
+    from magnum_capi_rdma_dev.simulator import core as sim_core
+    from magnum_capi_rdma_dev.simulator import faults
 
     api.namespace(SEED_NAMESPACE)
     for obj in render_seed(helm):
@@ -541,7 +542,7 @@ def log(message):
 def measure(args, bed, their_python):
     from kubernetes import config
 
-    from magnum_capi_rdma.simulator import crds
+    from magnum_capi_rdma_dev.simulator import crds
 
     api_client = config.new_client_from_config(bed.kubeconfig)
     crds.install_crds(api_client)

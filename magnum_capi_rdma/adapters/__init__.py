@@ -19,4 +19,9 @@
 - :mod:`.keystone`: restricted per-cluster application credentials and
   the ``clouds.yaml`` Secret.
 - :mod:`.certs`: Magnum's cluster CAs as Cluster API Secrets.
+- :mod:`.observer`: shared, bounded-age snapshots of the Cluster API
+  objects of every release (one LIST per kind).
+- :mod:`.oplock`: a cluster's operation lock (a Lease) held for one
+  driver call.
+- :mod:`.workload`: RDMA readiness read from a workload cluster.
 """

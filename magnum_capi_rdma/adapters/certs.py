@@ -27,10 +27,9 @@ client key pair. Key material is never logged.
 
 import logging
 
-LOG = logging.getLogger(__name__)
+from magnum_capi_rdma import contract
 
-SECRET_TYPE = "cluster.x-k8s.io/secret"
-CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+LOG = logging.getLogger(__name__)
 
 #: Secret suffix -> Magnum CA type (None: the cluster CA).
 CAS = (("ca", None), ("etcd", "etcd"), ("proxy", "front_proxy"))
@@ -55,10 +54,10 @@ def ca_secrets(release, ca_material, labels=None):
         raise CertsError("cluster %s: no certificate or key for %s"
                          % (release, ", ".join(missing)))
     secret_labels = dict(labels or {})
-    secret_labels[CLUSTER_NAME_LABEL] = release
+    secret_labels[contract.CAPI_CLUSTER_NAME_LABEL] = release
     return [{
         "name": "%s-%s" % (release, part),
-        "type": SECRET_TYPE,
+        "type": contract.CAPI_SECRET_TYPE,
         "labels": dict(secret_labels),
         "string_data": {"tls.crt": ca_material[part]["tls.crt"],
                         "tls.key": ca_material[part]["tls.key"]},

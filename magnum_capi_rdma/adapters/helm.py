@@ -120,6 +120,17 @@ class HelmError(Exception):
                          attempts=attempts)
 
 
+#: How the API server names a field of an object that the object's schema
+#: does not have; helm (which cannot ask for strict field validation)
+#: prints it as a warning and the field is dropped.
+_UNKNOWN_FIELD = re.compile(r'unknown field \\?"([^"\\]+)\\?"')
+
+
+def dropped_fields(stderr):
+    """Sorted field paths the API server dropped, from helm's stderr."""
+    return sorted(set(_UNKNOWN_FIELD.findall(stderr or "")))
+
+
 def is_transient(stderr):
     """True if helm's stderr says the failure may go away by itself."""
     text = (stderr or "").lower()
@@ -286,6 +297,11 @@ class _Command(pyhelm3.Command):
             await _stop(proc)
             raise
         if proc.returncode == 0:
+            dropped = dropped_fields(stderr.decode(errors="replace"))
+            if dropped:
+                LOG.warning("helm %s: the API server dropped field(s) its "
+                            "schemas do not have: %s", command[0],
+                            ", ".join(dropped))
             return stdout
         raise _error_class(stderr.decode(errors="replace"))(
             proc.returncode, stdout, stderr)
@@ -609,7 +625,7 @@ class Helm(object):
                 "metadata": {"labels": labels,
                              "resourceVersion":
                              secret.metadata.resource_version},
-                "data": {"release": packed}})
+                "data": {"release": packed}}, field_validation="Strict")
         except kube_client.ApiException as exc:
             raise HelmError("helm %s failed: %s %s" % (
                 what, exc.status, exc.reason), transient=exc.status in (

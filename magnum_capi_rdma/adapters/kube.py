@@ -16,7 +16,9 @@
 Kinds are addressed by a short key ("cluster", "machine", ...); their
 group and version come from the ``[capi_rdma]`` ``*_api_version`` options
 and their plurals from :data:`KINDS`. API errors become :class:`KubeError`
-naming the object. Secret data is never logged.
+naming the object. Every write asks for strict field validation
+(:data:`STRICT`): a field the server's schema does not have is an error
+naming the field, not silently dropped. Secret data is never logged.
 """
 
 import base64
@@ -28,6 +30,7 @@ from oslo_config import cfg
 import yaml
 
 from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
+from magnum_capi_rdma import contract
 
 LOG = logging.getLogger(__name__)
 
@@ -58,8 +61,9 @@ CAPI_KINDS = ("cluster", "machinedeployment", "machine",
 
 HELM_RELEASE_SECRET_SELECTOR = "owner=helm"
 MERGE_PATCH = "application/merge-patch+json"
-#: Secrets the driver owns (the default of delete_namespace_if_empty).
-OWNER_SELECTOR = "magnum.openstack.org/managed-by=magnum-capi-rdma"
+#: ``fieldValidation`` of every write: a field the object's schema does not
+#: have (e.g. one Cluster API does not have) is refused, never dropped.
+STRICT = "Strict"
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -268,7 +272,7 @@ class Kube(object):
             "patch", kind, namespace, name,
             self.custom.patch_namespaced_custom_object,
             group, version, namespace, plural, name, body,
-            _content_type=MERGE_PATCH)
+            _content_type=MERGE_PATCH, field_validation=STRICT)
 
     def annotate(self, kind, namespace, name, annotations):
         """Set (or with a None value remove) annotations of an object."""
@@ -332,7 +336,8 @@ class Kube(object):
             body = {"metadata": {"name": name, "labels": dict(labels or {})}}
             try:
                 self._call("create", "namespace", None, name,
-                           self.core.create_namespace, body)
+                           self.core.create_namespace, body,
+                           field_validation=STRICT)
                 return
             except KubeError as exc:
                 if exc.status != 409:
@@ -345,7 +350,7 @@ class Kube(object):
             self._call("label", "namespace", None, name,
                        self.core.patch_namespace, name,
                        {"metadata": {"labels": missing}},
-                       _content_type=MERGE_PATCH)
+                       _content_type=MERGE_PATCH, field_validation=STRICT)
 
     def namespace_is_empty(self, name, secret_selector=None):
         """True if nothing of ours is left in the namespace.
@@ -374,7 +379,8 @@ class Kube(object):
         already gone.
         """
         if secret_selector is None:
-            secret_selector = OWNER_SELECTOR
+            # Secrets the driver owns.
+            secret_selector = contract.OWNER_SELECTOR
         try:
             if not self.namespace_is_empty(name, secret_selector):
                 return False
@@ -423,7 +429,7 @@ class Kube(object):
             try:
                 self._call("create", "secret", namespace, name,
                            self.core.create_namespaced_secret,
-                           namespace, body)
+                           namespace, body, field_validation=STRICT)
                 LOG.debug("Created secret %s/%s", namespace, name)
                 return
             except KubeError as exc:
@@ -434,7 +440,8 @@ class Kube(object):
             # The type of a Secret is immutable: replace it.
             self.delete_secret(namespace, name)
             self._call("create", "secret", namespace, name,
-                       self.core.create_namespaced_secret, namespace, body)
+                       self.core.create_namespaced_secret, namespace, body,
+                       field_validation=STRICT)
             return
         if not type and current.type:
             body["type"] = current.type
@@ -446,7 +453,7 @@ class Kube(object):
             current.metadata.resource_version)
         self._call("replace", "secret", namespace, name,
                    self.core.replace_namespaced_secret, name, namespace,
-                   body)
+                   body, field_validation=STRICT)
         LOG.debug("Replaced secret %s/%s", namespace, name)
 
     def _read_secret(self, namespace, name):
@@ -527,7 +534,8 @@ class Kube(object):
         name = body["metadata"]["name"]
         return self._lease_dict(self._call(
             "create", "lease", namespace, name,
-            self.coordination.create_namespaced_lease, namespace, body))
+            self.coordination.create_namespaced_lease, namespace, body,
+            field_validation=STRICT))
 
     def replace_lease(self, namespace, body):
         """Replace a Lease; status 409 if ``resourceVersion`` is stale."""
@@ -535,7 +543,7 @@ class Kube(object):
         return self._lease_dict(self._call(
             "replace", "lease", namespace, name,
             self.coordination.replace_namespaced_lease, name, namespace,
-            body))
+            body, field_validation=STRICT))
 
     def list_leases_all(self, label_selector):
         """Matching Leases of every namespace, in one LIST (dicts)."""
@@ -580,7 +588,7 @@ class Kube(object):
                 client.AuthenticationV1Api(
                     self.api_client).create_self_subject_review,
                 {"apiVersion": "authentication.k8s.io/v1",
-                 "kind": "SelfSubjectReview"})
+                 "kind": "SelfSubjectReview"}, field_validation=STRICT)
             self._username = review.status.user_info.username
         return self._username
 
@@ -594,7 +602,8 @@ class Kube(object):
                 self.api_client).create_self_subject_access_review,
             {"spec": {"resourceAttributes": {
                 "namespace": namespace, "verb": verb,
-                "resource": resource, "group": group}}})
+                "resource": resource, "group": group}}},
+            field_validation=STRICT)
         return bool(review.status.allowed)
 
     def ensure_role_binding(self, namespace, name, cluster_role, user,
@@ -620,7 +629,7 @@ class Kube(object):
         try:
             self._call("create", "rolebinding", namespace, name,
                        self.rbac.create_namespaced_role_binding, namespace,
-                       body)
+                       body, field_validation=STRICT)
         except KubeError as exc:
             if exc.status == 409:
                 return False

@@ -15,8 +15,8 @@
 
 Everything is built as plain data and serialised with ``yaml.safe_dump``
 (JSON configs inside objects with ``json.dumps``); nothing is templated.
-The rdma values module delivers the objects as an ``addons.custom``
-Manifests add-on.
+The rdma feature (``features/rdma.py``) delivers the objects as an
+``addons.custom`` Manifests add-on.
 """
 
 from magnum_capi_rdma.manifests import common
@@ -29,11 +29,15 @@ def manifest_files(spec, api_versions=None):
     if not spec.rdma.enabled:
         return {}
     versions = common.api_versions(api_versions)
-    return {
+    files = {}
+    if spec.rdma.creates_namespace:
+        files["namespace.yaml"] = networks.namespace(spec, versions)
+    files.update({
         "nic-cluster-policy.yaml": nicclusterpolicy.build(spec, versions),
         "ip-pool.yaml": networks.ip_pool(spec, versions),
         "network.yaml": networks.network(spec, versions),
-    }
+    })
+    return files
 
 
 def build_manifests(spec, api_versions=None):

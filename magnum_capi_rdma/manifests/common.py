@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from magnum_capi_rdma import spec
+from magnum_capi_rdma import contract
 
 API_VERSIONS = {
     "NicClusterPolicy": "mellanox.com/v1alpha1",
@@ -27,15 +27,8 @@ API_VERSIONS = {
     "IPoIBNetwork": "mellanox.com/v1alpha1",
     "IPPool": "nv-ipam.nvidia.com/v1alpha1",
     "NetworkAttachmentDefinition": "k8s.cni.cncf.io/v1",
+    "Namespace": "v1",
 }
-
-# Where the network operator add-on runs (its release namespace); nv-ipam
-# reads IPPools from here and ib-kubernetes the UFM secret.
-OPERATOR_NAMESPACE = "network-operator"
-# The node label the chart puts on every node of a node group.
-NODE_GROUP_LABEL = "capi.stackhpc.com/node-group"
-MELLANOX_VENDOR = "15b3"
-SRIOV_RESOURCE_PREFIX = spec.RESOURCE_PREFIXES["sriov"]
 
 _JINJA_BLOCK = re.compile(r"\{%|%\}")
 
@@ -69,7 +62,7 @@ def node_selector(cluster):
     return {
         "nodeSelectorTerms": [{
             "matchExpressions": [{
-                "key": NODE_GROUP_LABEL,
+                "key": contract.CHART_NODE_GROUP_LABEL,
                 "operator": "In",
                 "values": sorted(cluster.rdma_node_group_names),
             }],
@@ -77,17 +70,17 @@ def node_selector(cluster):
     }
 
 
-def image(spec, name, version=None):
+def image(fabric, name, version=None):
     return {
         "image": name,
-        "repository": spec.rdma.image_repository,
-        "version": version or spec.rdma.component_version,
+        "repository": fabric.image_repository,
+        "version": version or fabric.component_version,
     }
 
 
-def pool_name(spec):
-    return "%s-pool" % spec.rdma.attachment_name
+def pool_name(fabric):
+    return "%s-pool" % fabric.attachment_name
 
 
-def ipam_config(spec):
-    return {"type": "nv-ipam", "poolName": pool_name(spec)}
+def ipam_config(fabric):
+    return {"type": "nv-ipam", "poolName": pool_name(fabric)}

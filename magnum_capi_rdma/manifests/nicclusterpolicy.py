@@ -15,16 +15,16 @@
 
 The network operator acts only on the policy named ``nic-cluster-policy``.
 Its DaemonSets are limited to the nodes of the RDMA node groups through
-``spec.nodeAffinity``.
+``spec.nodeAffinity``. Which device plugin and CNI a mode needs comes from
+``rdma.MODES``.
 """
 
+from magnum_capi_rdma import contract
 from magnum_capi_rdma.manifests import common
 
-NAME = "nic-cluster-policy"
 
-
-def _ofed(spec):
-    driver = common.image(spec, "doca-driver", spec.rdma.ofed_version)
+def _ofed(fabric):
+    driver = common.image(fabric, "doca-driver", fabric.ofed_version)
     driver.update({
         "startupProbe": {"initialDelaySeconds": 10, "periodSeconds": 20},
         "livenessProbe": {"initialDelaySeconds": 30, "periodSeconds": 30},
@@ -44,82 +44,88 @@ def _ofed(spec):
     return driver
 
 
-def shared_device_config(spec):
+def shared_device_config(fabric):
     """Config of the RDMA shared device plugin (macvlan)."""
-    selectors = {"vendors": [common.MELLANOX_VENDOR]}
-    if spec.rdma.interface:
-        selectors["ifNames"] = [spec.rdma.interface]
+    selectors = {"vendors": [contract.MELLANOX_VENDOR]}
+    if fabric.interface:
+        selectors["ifNames"] = [fabric.interface]
     return {"configList": [{
-        "resourceName": spec.rdma.resource_name,
-        "rdmaHcaMax": spec.rdma.hca_max,
+        "resourceName": fabric.resource_name,
+        "rdmaHcaMax": fabric.hca_max,
         "selectors": selectors,
     }]}
 
 
-def sriov_device_config(spec):
+def sriov_device_config(fabric):
     """Config of the SR-IOV device plugin (sriov, ib-sriov)."""
-    link = "infiniband" if spec.rdma.infiniband else "ether"
+    link = "infiniband" if fabric.infiniband else "ether"
     selectors = {
-        "vendors": [common.MELLANOX_VENDOR],
+        "vendors": [contract.MELLANOX_VENDOR],
         "isRdma": True,
         "linkTypes": [link],
     }
-    if spec.rdma.interface:
-        selectors["pfNames"] = [spec.rdma.interface]
+    if fabric.interface:
+        selectors["pfNames"] = [fabric.interface]
     return {"resourceList": [{
-        "resourcePrefix": common.SRIOV_RESOURCE_PREFIX,
-        "resourceName": spec.rdma.resource_name,
+        "resourcePrefix": fabric.info.resource_prefix,
+        "resourceName": fabric.resource_name,
         "selectors": selectors,
     }]}
 
 
-def _secondary_network(spec):
+_PLUGINS = {
+    "rdmaSharedDevicePlugin": ("k8s-rdma-shared-dev-plugin",
+                               shared_device_config),
+    "sriovDevicePlugin": ("sriov-network-device-plugin",
+                          sriov_device_config),
+}
+
+
+def _secondary_network(fabric):
     network = {
-        "multus": common.image(spec, "multus-cni"),
-        "cniPlugins": common.image(spec, "plugins"),
+        "multus": common.image(fabric, "multus-cni"),
+        "cniPlugins": common.image(fabric, "plugins"),
     }
-    if spec.rdma.mode == "ipoib":
-        network["ipoib"] = common.image(spec, "ipoib-cni")
+    if fabric.info.cni == "ipoib":
+        network["ipoib"] = common.image(fabric, "ipoib-cni")
     return network
 
 
-def _ib_kubernetes(spec):
-    config = common.image(spec, "ib-kubernetes")
+def _ib_kubernetes(fabric):
+    config = common.image(fabric, "ib-kubernetes")
     config.update({
         "periodicUpdateSeconds": 5,
         "pKeyGUIDPoolRangeStart": "02:00:00:00:00:00:00:00",
         "pKeyGUIDPoolRangeEnd": "02:FF:FF:FF:FF:FF:FF:FF",
-        "ufmSecret": spec.rdma.ufm_secret,
+        "ufmSecret": fabric.ufm_secret,
     })
     return config
 
 
 def build(spec, versions):
     """The NicClusterPolicy of an RDMA cluster."""
-    mode = spec.rdma.mode
+    fabric = spec.rdma
+    info = fabric.info
     body = {"nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution":
             common.node_selector(spec),
     }}
-    if spec.rdma.ofed_enabled:
-        body["ofedDriver"] = _ofed(spec)
-    if mode == "macvlan":
-        plugin = common.image(spec, "k8s-rdma-shared-dev-plugin")
-        plugin["config"] = common.to_json(shared_device_config(spec))
-        body["rdmaSharedDevicePlugin"] = plugin
-    elif mode in ("sriov", "ib-sriov"):
-        plugin = common.image(spec, "sriov-network-device-plugin")
-        plugin["config"] = common.to_json(sriov_device_config(spec))
-        body["sriovDevicePlugin"] = plugin
-    body["secondaryNetwork"] = _secondary_network(spec)
-    ipam = common.image(spec, "nvidia-k8s-ipam")
+    if fabric.ofed_enabled:
+        body["ofedDriver"] = _ofed(fabric)
+    if info.device_plugin:
+        image, config = _PLUGINS[info.device_plugin]
+        plugin = common.image(fabric, image)
+        plugin["config"] = common.to_json(config(fabric))
+        body[info.device_plugin] = plugin
+    body["secondaryNetwork"] = _secondary_network(fabric)
+    ipam = common.image(fabric, "nvidia-k8s-ipam")
     ipam["enableWebhook"] = False
     body["nvIpam"] = ipam
-    if mode == "ib-sriov":
-        body["ibKubernetes"] = _ib_kubernetes(spec)
+    if info.needs_ufm:
+        body["ibKubernetes"] = _ib_kubernetes(fabric)
     return {
         "apiVersion": versions["NicClusterPolicy"],
         "kind": "NicClusterPolicy",
-        "metadata": {"name": NAME},
+        "metadata": {"name": contract.NIC_CLUSTER_POLICY_NAME},
         "spec": body,
     }

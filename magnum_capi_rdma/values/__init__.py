@@ -13,26 +13,15 @@
 # under the License.
 """The openstack-cluster chart values of a cluster.
 
-One module per feature, each a pure ``contribute(spec) -> dict``. The
-contributions are deep-merged in ``ORDER``; lists of node groups merge by
-``name`` so several modules can add to the same node group.
+Every feature module (``magnum_capi_rdma.features``) contributes a pure
+``contribute(spec) -> dict``; the contributions are deep-merged in the
+features' derived order. Lists of node groups merge by ``name`` so several
+features can add to the same node group.
 """
 
 import copy
 
-from magnum_capi_rdma.values import addons
-from magnum_capi_rdma.values import autoscaling
-from magnum_capi_rdma.values import base
-from magnum_capi_rdma.values import gpu
-from magnum_capi_rdma.values import loadbalancer
-from magnum_capi_rdma.values import monitoring
-from magnum_capi_rdma.values import networking
-from magnum_capi_rdma.values import nodegroups
-from magnum_capi_rdma.values import rdma
-from magnum_capi_rdma.values import storage
-
-ORDER = (base, nodegroups, networking, storage, loadbalancer, autoscaling,
-         addons, monitoring, gpu, rdma)
+from magnum_capi_rdma import features
 
 
 def _named_list(value):
@@ -79,6 +68,10 @@ def build_values(spec, cloud_credentials_secret):
         workload cluster's ``clouds.yaml``.
     """
     values = {"cloudCredentialsSecretName": cloud_credentials_secret}
-    for module in ORDER:
+    for module in features.FEATURES:
         values = deep_merge(values, module.contribute(spec))
+    if values.get("nodeGroups"):
+        # In the cluster's order, whichever feature named a group first.
+        order = {g.name: pos for pos, g in enumerate(spec.node_groups)}
+        values["nodeGroups"].sort(key=lambda g: order.get(g["name"], 0))
     return values

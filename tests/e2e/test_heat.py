@@ -36,10 +36,10 @@ import uuid
 import pytest
 import yaml
 
-from tests.e2e.conftest import parse_json
-from tests.e2e.test_cluster_lifecycle import app_creds_of
-from tests.e2e.test_cluster_lifecycle import Management
-from tests.e2e.test_cluster_lifecycle import show as cluster_show
+from tests.support.coe import app_creds_of
+from tests.support.coe import Management
+from tests.support.coe import show as cluster_show
+from tests.support.openstack import parse_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -51,8 +51,8 @@ import types
 import pytest
 import yaml
 
-from tests.e2e import conftest as e2e
-from tests.e2e import test_cluster_lifecycle as lifecycle
+from tests.support import coe as lifecycle
+from tests.support import openstack as e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -160,7 +160,7 @@ class Cycle(object):
     def __init__(self, index, fault):
         self.index = index
         self.fault = fault
-        self.name = "leak-%02d-%s" % (index, lifecycle._suffix())
+        self.name = "leak-%02d-%s" % (index, lifecycle.suffix())
         self.uuid = None
         self.phase = "new"
         self.since = None
@@ -179,9 +179,9 @@ def _release_suffix(cluster_uuid):
 
 def _release(cycle):
     """The release (and Cluster API cluster) name the driver gives it."""
-    from magnum_capi_rdma import driver
+    from magnum_capi_rdma import magnum_objects
 
-    return driver.new_release_name(types.SimpleNamespace(
+    return magnum_objects.new_release_name(types.SimpleNamespace(
         name=cycle.name, uuid=cycle.uuid))
 
 
@@ -202,7 +202,7 @@ def test_create_delete_cycles_leak_nothing(stack):
               for i in range(CYCLES)]
     print("leak run: seed %d (replay with MAGNUM_CAPI_RDMA_LEAK_SEED=%d), "
           "%d cycles, %d at a time" % (SEED, SEED, CYCLES, PARALLEL))
-    template = "leak-%s" % lifecycle._suffix()
+    template = "leak-%s" % lifecycle.suffix()
     lifecycle.create_template(stack, template, lifecycle.KUBE_TAG)
     mgmt = lifecycle.Management(os.path.join(stack.state_dir, "mgmt",
                                              "kubeconfig"))

@@ -11,7 +11,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""A real Keystone for tests: ``real_keystone`` (session scope).
+"""A real Keystone for tests: ``real_keystone`` (session scope), ``member``.
 
 If ``MAGNUM_CAPI_RDMA_KEYSTONE_URL`` is set, that Keystone is used with the
 admin credentials from ``MAGNUM_CAPI_RDMA_KEYSTONE_ADMIN_PASSWORD`` (user
@@ -38,10 +38,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 
 import pytest
 
-from tests.bed import tools
+from magnum_capi_rdma_dev.bed import tools
 
 KEYSTONE_VERSION = "30.0.0"
 LOOPBACK = "127.0.0.1"
@@ -102,8 +103,23 @@ def _free_port():
 
 
 def _has_keystone(venv):
-    return all(os.path.exists(os.path.join(venv, "bin", name))
+    return all(_runnable(os.path.join(venv, "bin", name))
                for name in ("keystone-manage", "gunicorn"))
+
+
+def _runnable(script):
+    """The script and its ``#!`` interpreter exist.
+
+    A venv moved after pip wrote its scripts keeps the old interpreter
+    path in them.
+    """
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline()
+    except OSError:
+        return False
+    words = first[2:].split() if first.startswith(b"#!") else []
+    return not words or os.path.exists(os.fsdecode(words[0]))
 
 
 def find_venv():
@@ -122,13 +138,15 @@ def build_venv():
     """Build venvs/keystone-<version> with pip (once; cached)."""
     venv = os.path.join(tools.cache_dir(), "venvs",
                         "keystone-%s" % KEYSTONE_VERSION)
-    partial = venv + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", partial], check=True)
-    subprocess.run([os.path.join(partial, "bin", "pip"), "install", "-q",
+    # Built in place: pip writes the venv's path into its scripts, so a
+    # venv renamed afterwards cannot run them. An interrupted build lacks
+    # keystone-manage and is built again.
+    shutil.rmtree(venv, ignore_errors=True)
+    shutil.rmtree(venv + ".partial", ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q",
                     "keystone==%s" % KEYSTONE_VERSION, "gunicorn"],
                    check=True)
-    os.rename(partial, venv)
     return venv
 
 
@@ -254,3 +272,38 @@ def real_keystone():
         if proc is not None:
             stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _json(response):
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+@pytest.fixture
+def member(real_keystone):
+    """A fresh project with a member user: (user_id, project_id, session)."""
+    admin = real_keystone.admin_session()
+    v3 = real_keystone.v3
+    suffix = uuid.uuid4().hex[:8]
+    project = _json(admin.post(v3 + "/projects", json={"project": {
+        "name": "p-" + suffix, "domain_id": "default"}}))["project"]
+    password = secrets.token_hex(8)
+    user = _json(admin.post(v3 + "/users", json={"user": {
+        "name": "u-" + suffix, "domain_id": "default",
+        "password": password}}))["user"]
+    role = _json(admin.get(v3 + "/roles?name=member"))["roles"][0]
+    assert admin.put(v3 + "/projects/%s/users/%s/roles/%s" % (
+        project["id"], user["id"], role["id"])).status_code == 204
+    session = real_keystone.password_session(
+        user["name"], password, project["name"])
+    yield user["id"], project["id"], session
+    # Delete the credentials one by one first: Keystone's bulk delete on
+    # user removal relies on foreign-key cascades, which sqlite (the local
+    # Keystone's database) does not enforce, leaving rows that collide
+    # with the next credential's.
+    listing = admin.get(v3 + "/users/%s/application_credentials" % user["id"])
+    for cred in listing.json().get("application_credentials", []):
+        admin.delete(v3 + "/users/%s/application_credentials/%s" % (
+            user["id"], cred["id"]))
+    admin.delete(v3 + "/users/%s" % user["id"])
+    admin.delete(v3 + "/projects/%s" % project["id"])

@@ -177,7 +177,7 @@ def test_template_error_names_the_missing_value(
 
 def test_unreachable_api_is_transient(helm_bin, management_cluster,
                                       local_chart, tmp_path):
-    from tests.bed import cluster
+    from magnum_capi_rdma_dev.bed import cluster
 
     port = cluster.free_port()  # nothing listens there
     kubeconfig = tmp_path / "dead-kubeconfig"

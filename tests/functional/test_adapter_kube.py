@@ -22,7 +22,8 @@ import yaml
 
 from magnum_capi_rdma.adapters import kube as kube_adapter
 from magnum_capi_rdma import conf as conf_mod
-from tests.bed import cluster as bed_cluster
+from magnum_capi_rdma import contract
+from magnum_capi_rdma_dev.bed import cluster as bed_cluster
 
 OWNER = {"magnum.openstack.org/managed-by": "magnum-capi-rdma"}
 
@@ -239,7 +240,7 @@ def test_namespace_empty_when_a_crd_is_missing(kube_api_client, namespace):
     with pytest.raises(kube_adapter.KubeError) as caught:
         kube.list("helmrelease", namespace)
     assert caught.value.status == 404
-    assert kube.namespace_is_empty(namespace, kube_adapter.OWNER_SELECTOR)
+    assert kube.namespace_is_empty(namespace, contract.OWNER_SELECTOR)
 
 
 def test_ensure_namespace_waits_for_a_terminating_namespace(kube,

@@ -32,8 +32,11 @@ from magnum.tests.unit.objects import utils as obj_utils
 import pytest
 
 from magnum_capi_rdma import driver as capi_driver
+from magnum_capi_rdma import magnum_objects
 from magnum_capi_rdma import operations
-from tests.functional import test_driver_lifecycle as lifecycle
+from magnum_capi_rdma.services import converge
+from magnum_capi_rdma.services import runtime
+from tests.support import lifecycle
 
 
 class HeldHelm(object):
@@ -86,7 +89,7 @@ class TestConcurrentOperations(lifecycle.LifecycleBase):
         super().tearDown()
 
     def hold_helm(self):
-        self.held = HeldHelm(self.driver._helm)
+        self.held = HeldHelm(runtime.shared().helm)
         return self.held
 
     def created(self, **kw):
@@ -201,7 +204,7 @@ class TestConcurrentOperations(lifecycle.LifecycleBase):
                             cluster, 30)
         create.start()
         assert held.entered.wait(60)
-        cluster.stack_id = capi_driver.release_for(cluster)
+        cluster.stack_id = magnum_objects.release_for(cluster)
         delete = Background(self.driver.delete_cluster, self.context,
                             cluster)
         delete.start()
@@ -282,13 +285,13 @@ class TestConcurrentOperations(lifecycle.LifecycleBase):
         # application credential: a status pass cannot make one (it has
         # no user token), so it says what happened instead of waiting.
         cluster = self.make_cluster(name="cut")
-        release = capi_driver.new_release_name(cluster)
+        release = magnum_objects.new_release_name(cluster)
         ns = self.namespace(cluster)
-        self.driver._prepare_namespace(ns)
+        converge.prepare_namespace(self.kube, ns)
         long_ago = datetime.datetime.now(
             datetime.timezone.utc) - datetime.timedelta(seconds=120)
         self.kube.create_lease(ns, operations.lease_body(
-            ns, release, self.driver._labels(cluster),
+            ns, release, magnum_objects.ownership_labels(cluster),
             operations.record_annotations(operations.Record(
                 operation="CREATE", started=long_ago, timeout_minutes=60)),
             "dead-host/1/abc", "a create", 60, long_ago))

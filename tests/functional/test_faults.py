@@ -28,9 +28,12 @@ from kubernetes import config as kube_config
 from magnum.objects import fields
 import pytest
 
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import driver as capi_driver
+from magnum_capi_rdma import magnum_objects
+from magnum_capi_rdma.services import runtime
 from tests import conftest as bed_conftest
-from tests.functional import test_driver_lifecycle as lifecycle
+from tests.support import lifecycle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -39,7 +42,7 @@ FAULTS = []     # one dict per fault injected, filled by the tests
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _report():
+def _report(summary_line):
     yield
     if not FAULTS:
         return
@@ -47,7 +50,7 @@ def _report():
     line = ("fault tests: %d faults injected, %d survived (%s)" % (
         len(FAULTS), survived, ", ".join(f["fault"] for f in FAULTS)))
     print("\n" + line)
-    bed_conftest._TIMINGS.append(line)
+    summary_line(line)
     os.makedirs(ARTIFACTS, exist_ok=True)
     with open(os.path.join(ARTIFACTS, "faults.json"), "w") as out:
         json.dump({"injected": len(FAULTS), "survived": survived,
@@ -58,11 +61,10 @@ def _report():
 def fault_bed(tmp_path_factory):
     """This module's own management cluster and simulator."""
     bed_conftest.require_bed_tools()
-    from magnum_capi_rdma.simulator import crds
-    from magnum_capi_rdma.simulator import Simulator
-    from tests.bed import cluster
-
-    from tests.bed import tools
+    from magnum_capi_rdma_dev.bed import cluster
+    from magnum_capi_rdma_dev.bed import tools
+    from magnum_capi_rdma_dev.simulator import crds
+    from magnum_capi_rdma_dev.simulator import Simulator
 
     # Magnum's test case moves HOME; the apiserver restarts in the tests
     # must still find the binaries.
@@ -120,12 +122,12 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
         super().setUp()
         self.config(helm_retries=1, operation_lock_seconds=10,
                     group="capi_rdma")
-        capi_driver.Driver.reset_shared()
+        runtime.reset()
         FlakyKeystone.down = False
         FlakyKeystone.created = 0
         FlakyKeystone.failed_calls = 0
         self.driver.keystone_factory = lambda context: FlakyKeystone()
-        self.kube = self.driver._kube
+        self.kube = runtime.shared().kube
         self.addCleanup(self._apiserver_up)
 
     def _apiserver_up(self):
@@ -141,7 +143,7 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
         """Helm's release Secrets of the cluster's release."""
         return self.kube.list_secrets(
             self.namespace(cluster),
-            "owner=helm,name=%s" % capi_driver.release_for(cluster))
+            "owner=helm,name=%s" % magnum_objects.release_for(cluster))
 
     def assert_no_duplicates(self, cluster):
         ns = self.namespace(cluster)
@@ -150,10 +152,10 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
                     if r["labels"].get("status") == "deployed"]
         assert len(deployed) == 1, [r["name"] for r in records]
         creds = self.kube.list_secrets(
-            ns, "%s=%s" % (capi_driver.CLUSTER_UUID_LABEL, cluster.uuid))
+            ns, "%s=%s" % (contract.CLUSTER_UUID_LABEL, cluster.uuid))
         names = sorted(s["name"] for s in creds)
-        assert names.count(capi_driver.credentials_secret_name(
-            capi_driver.release_for(cluster))) == 1, names
+        assert names.count(magnum_objects.credentials_secret_name(
+            magnum_objects.release_for(cluster))) == 1, names
         assert len(FlakyKeystone.credentials[cluster.uuid]) == 1
         return len(records)
 
@@ -193,7 +195,7 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
 
     def test_apiserver_stops_in_the_middle_of_create(self):
         cluster = self.make_cluster(name="mid-create")
-        helm = self.driver._helm
+        helm = runtime.shared().helm
         real_install = helm.install_or_upgrade
         calls = []
 
@@ -212,7 +214,7 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
             message = str(info.value)
             assert "helm install/upgrade of release %s failed: management "\
                 "cluster unreachable" % (
-                    capi_driver.release_for(cluster)) in message, message
+                    magnum_objects.release_for(cluster)) in message, message
             self.bed.start_apiserver()
             # The failed call could not free its lock (the apiserver was
             # down): the retry is refused as busy until it expires.
@@ -326,7 +328,7 @@ class TestApiserverFaults(lifecycle.LifecycleBase):
         assert len(FlakyKeystone.credentials[cluster.uuid]) == 1
         assert self.kube.get_secret(
             self.namespace(cluster),
-            capi_driver.credentials_secret_name(cluster.stack_id))
+            magnum_objects.credentials_secret_name(cluster.stack_id))
         for _ in range(2):
             cluster = self.sync(cluster)
             assert cluster.status == fields.ClusterStatus.DELETE_IN_PROGRESS

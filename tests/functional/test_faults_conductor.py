@@ -150,14 +150,16 @@ from magnum.objects import fields  # noqa: E402
 from oslo_db.sqlalchemy import enginefacade  # noqa: E402
 import pytest  # noqa: E402
 
+from magnum_capi_rdma import contract  # noqa: E402
 from magnum_capi_rdma import driver as capi_driver  # noqa: E402
-from tests import conftest as bed_conftest  # noqa: E402
-from tests.functional import test_driver_lifecycle as lifecycle  # noqa
-from tests.functional import test_faults_helm as helm_faults  # noqa: E402
+from magnum_capi_rdma import magnum_objects  # noqa: E402
+from magnum_capi_rdma.services import runtime  # noqa: E402
+from tests.support import faulty_helm as helm_faults  # noqa: E402
+from tests.support import lifecycle  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _report():
+def _report(summary_line):
     yield
     if not FAULTS:
         return
@@ -165,7 +167,7 @@ def _report():
     line = ("conductor kill tests: %d faults injected, %d survived (%s)" % (
         len(FAULTS), survived, ", ".join(f["fault"] for f in FAULTS)))
     print("\n" + line)
-    bed_conftest._TIMINGS.append(line)
+    summary_line(line)
     os.makedirs(ARTIFACTS, exist_ok=True)
     with open(os.path.join(ARTIFACTS, "faults-conductor.json"), "w") as out:
         json.dump({"injected": len(FAULTS), "survived": survived,
@@ -188,10 +190,10 @@ class TestConductorKilled(lifecycle.LifecycleBase):
             helm_executable=self.faulty.path, status_max_staleness=0,
             operation_lock_seconds=LOCK_SECONDS, helm_retries=1)
         self.config(group="capi_rdma", **self.options)
-        capi_driver.Driver.reset_shared()
+        runtime.reset()
         self.driver = capi_driver.Driver()
         self.driver.keystone_factory = lambda context: self.keystone
-        self.kube = self.driver._kube
+        self.kube = runtime.shared().kube
         self.procs = []
         self.addCleanup(self._reap)
 
@@ -248,7 +250,7 @@ class TestConductorKilled(lifecycle.LifecycleBase):
     def records(self, cluster):
         secrets = self.kube.list_secrets(
             self.namespace(cluster),
-            "owner=helm,name=%s" % capi_driver.new_release_name(cluster))
+            "owner=helm,name=%s" % magnum_objects.new_release_name(cluster))
         return {int(r["labels"]["version"]): r["labels"]["status"]
                 for r in secrets}
 
@@ -259,9 +261,9 @@ class TestConductorKilled(lifecycle.LifecycleBase):
                     if s.startswith("pending")], records
         names = [s["name"] for s in self.kube.list_secrets(
             self.namespace(cluster), "%s=%s" % (
-                capi_driver.CLUSTER_UUID_LABEL, cluster.uuid))]
-        assert names.count(capi_driver.credentials_secret_name(
-            capi_driver.new_release_name(cluster))) == 1, names
+                contract.CLUSTER_UUID_LABEL, cluster.uuid))]
+        assert names.count(magnum_objects.credentials_secret_name(
+            magnum_objects.new_release_name(cluster))) == 1, names
         assert len(self.keystone.credentials(cluster.uuid)) == 1
         assert self.keystone.created() == 1
         return records
@@ -295,10 +297,10 @@ class TestConductorKilled(lifecycle.LifecycleBase):
 
     def restart(self):
         """A fresh driver, as a restarted conductor process has."""
-        capi_driver.Driver.reset_shared()
+        runtime.reset()
         self.driver = capi_driver.Driver()
         self.driver.keystone_factory = lambda context: self.keystone
-        self.kube = self.driver._kube
+        self.kube = runtime.shared().kube
 
     # -- faults --
 
@@ -322,7 +324,7 @@ class TestConductorKilled(lifecycle.LifecycleBase):
 
     def test_killed_during_create_with_its_helm(self):
         cluster = self.make_cluster(name="kill-create-2")
-        release = capi_driver.new_release_name(cluster)
+        release = magnum_objects.new_release_name(cluster)
         # helm hangs inside its pending window, then dies with the
         # conductor (a service restart kills the whole control group).
         self.faulty.set(hang=["upgrade"])
@@ -333,7 +335,7 @@ class TestConductorKilled(lifecycle.LifecycleBase):
         assert self.records(cluster) == {1: "pending-install"}
         self.faulty.set()
         self.restart()
-        helm = self.driver._helm
+        helm = runtime.shared().helm
         helm.stale_after = LOCK_SECONDS + 2
         # Magnum never calls create again: status passes of the restarted
         # conductor resume it once the dead conductor's lock and helm's

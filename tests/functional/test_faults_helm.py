@@ -30,7 +30,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from unittest import mock
 import uuid
@@ -43,100 +42,23 @@ from magnum.objects import fields
 from magnum.tests.unit.objects import utils as obj_utils
 import pytest
 
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import driver as capi_driver
-from tests import conftest as bed_conftest
-from tests.functional import test_driver_lifecycle as lifecycle
+from magnum_capi_rdma import magnum_objects
+from magnum_capi_rdma.services import runtime
+from tests.support import faulty_helm
+from tests.support import lifecycle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(ROOT, "artifacts", "reliability")
 FAULTS = []
-NEVER_READY = "fault-never-ready"
-
-WRAPPER = r'''#!%(python)s
-"""helm, as the driver runs it, with faults injected (tests only)."""
-import json, os, sys, time
-CONTROL = %(control)r
-args = sys.argv[1:]
-try:
-    with open(CONTROL) as f:
-        control = json.load(f)
-except (OSError, ValueError):
-    control = {}
-command = args[0] if args else ""
-with open(CONTROL + ".log", "a") as log:
-    log.write(json.dumps({"command": command, "pid": os.getpid(),
-                          "release": args[1] if len(args) > 1 else None})
-              + "\n")
-if command in control.get("hang", ()):
-    # Hang inside helm's pending window: wait for a Deployment that never
-    # becomes ready, far longer than the driver's timeout.
-    if "--timeout" in args:
-        args[args.index("--timeout") + 1] = "600s"
-    args += ["--wait", "--post-renderer", %(renderer)r]
-time.sleep(control.get("delay", {}).get(command, 0))
-os.execv(%(helm)r, [%(helm)r] + args)
-'''
-
-RENDERER = r'''#!%(python)s
-import sys
-sys.stdout.write(sys.stdin.read())
-sys.stdout.write("""
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %(name)s
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: %(name)s}
-  template:
-    metadata:
-      labels: {app: %(name)s}
-    spec:
-      containers:
-        - name: c
-          image: example.invalid/none:1
-""")
-'''
-
-
-def _executable(path, text):
-    with open(path, "w") as out:
-        out.write(text)
-    os.chmod(path, 0o755)
-    return path
-
-
-class FaultyHelm(object):
-    """The wrapper around the real helm, its control file and its log."""
-
-    def __init__(self, folder, helm_bin):
-        self.control = os.path.join(folder, "control.json")
-        self.renderer = _executable(
-            os.path.join(folder, "never-ready"),
-            RENDERER % {"python": sys.executable, "name": NEVER_READY})
-        self.path = _executable(os.path.join(folder, "helm"), WRAPPER % {
-            "python": sys.executable, "control": self.control,
-            "renderer": self.renderer, "helm": helm_bin})
-        self.set()
-
-    def set(self, **control):
-        with open(self.control, "w") as out:
-            json.dump(control, out)
-
-    def calls(self, command=None):
-        try:
-            with open(self.control + ".log") as log:
-                calls = [json.loads(line) for line in log]
-        except OSError:
-            return []
-        return [c for c in calls if command in (None, c["command"])]
+FaultyHelm = faulty_helm.FaultyHelm
+NEVER_READY = faulty_helm.NEVER_READY
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _report():
+def _report(summary_line):
     yield
     if not FAULTS:
         return
@@ -144,7 +66,7 @@ def _report():
     line = ("helm fault tests: %d faults injected, %d survived (%s)" % (
         len(FAULTS), survived, ", ".join(f["fault"] for f in FAULTS)))
     print("\n" + line)
-    bed_conftest._TIMINGS.append(line)
+    summary_line(line)
     os.makedirs(ARTIFACTS, exist_ok=True)
     with open(os.path.join(ARTIFACTS, "faults-helm.json"), "w") as out:
         json.dump({"injected": len(FAULTS), "survived": survived,
@@ -161,7 +83,7 @@ class TestHelmFaults(lifecycle.LifecycleBase):
         super().setUp()
         self.config(helm_executable=self.faulty.path, helm_retries=2,
                     group="capi_rdma")
-        capi_driver.Driver.reset_shared()
+        runtime.reset()
         # Magnum's handlers make their own Driver objects.
         patcher = mock.patch.object(
             capi_driver.Driver, "keystone_factory",
@@ -226,7 +148,7 @@ class TestHelmFaults(lifecycle.LifecycleBase):
         """{revision: status} of the cluster's helm release."""
         records = self.kube.list_secrets(
             self.namespace(cluster),
-            "owner=helm,name=%s" % capi_driver.release_for(cluster))
+            "owner=helm,name=%s" % magnum_objects.release_for(cluster))
         return {int(r["labels"]["version"]): r["labels"]["status"]
                 for r in records}
 
@@ -240,8 +162,8 @@ class TestHelmFaults(lifecycle.LifecycleBase):
             == 1
         secrets = [s["name"] for s in self.kube.list_secrets(
             self.namespace(cluster), "%s=%s" % (
-                capi_driver.CLUSTER_UUID_LABEL, cluster.uuid))]
-        assert secrets.count(capi_driver.credentials_secret_name(
+                contract.CLUSTER_UUID_LABEL, cluster.uuid))]
+        assert secrets.count(magnum_objects.credentials_secret_name(
             cluster.stack_id)) == 1, secrets
         return records
 
@@ -293,7 +215,7 @@ class TestHelmFaults(lifecycle.LifecycleBase):
 
     def test_helm_hangs_past_its_timeout_during_create(self):
         self.config(helm_timeout=10, helm_retries=1, group="capi_rdma")
-        capi_driver.Driver.reset_shared()
+        runtime.reset()
         self.faulty.set(hang=["upgrade"])
         began = time.monotonic()
         cluster, error = self.new_cluster("hang-create")
@@ -362,7 +284,7 @@ class TestHelmFaults(lifecycle.LifecycleBase):
     def test_release_left_pending_by_a_killed_helm(self):
         cluster = self.complete("locked-dead")
         release = cluster.stack_id
-        helm = self.driver._helm
+        helm = runtime.shared().helm
         helm.stale_after = 8
         blocker = self.blocker(cluster, 2, wait="300s")
         blocker.kill()                  # SIGKILL: revision 2 stays pending

@@ -25,10 +25,11 @@ from magnum import objects
 from magnum.objects import fields
 import pytest
 
-from magnum_capi_rdma import driver as capi_driver
-from magnum_capi_rdma.simulator import Simulator
-from tests.bed import cluster as bed_cluster
-from tests.functional import test_driver_lifecycle as lifecycle
+from magnum_capi_rdma.services import monitor
+from magnum_capi_rdma.services import runtime
+from magnum_capi_rdma_dev.bed import cluster as bed_cluster
+from magnum_capi_rdma_dev.simulator import Simulator
+from tests.support import lifecycle
 
 RESOURCE = "rdma/rdma_shared_device_a"
 POLICY_CRD = {
@@ -154,7 +155,7 @@ class TestHealth(lifecycle.LifecycleBase):
         lifecycle.wait_for(
             lambda: len(self.machines(cluster, "default-worker")) == 3,
             what="third worker")
-        self.driver._observer.invalidate()
+        runtime.shared().observer.invalidate()
         monitor.poll_health_status()
         worker = [ng for ng in objects.NodeGroup.list(
             self.context, cluster.uuid) if ng.role != "master"][0]
@@ -188,4 +189,4 @@ class TestHealth(lifecycle.LifecycleBase):
 
 def test_monitor_is_magnums_monitor_type():
     from magnum.conductor import monitors
-    assert issubclass(capi_driver.Monitor, monitors.MonitorBase)
+    assert issubclass(monitor.Monitor, monitors.MonitorBase)

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 import pytest
 
 from magnum_capi_rdma import driver as capi_driver
-from tests.functional import test_driver_lifecycle as lifecycle
-from tests.unit import test_properties as props
+from tests.support import lifecycle
+from tests.support import strategies as props
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

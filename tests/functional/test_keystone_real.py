@@ -13,49 +13,14 @@
 # under the License.
 """The keystone adapter against a real Keystone (see keystone_fixture)."""
 
-import secrets
 import uuid
 
 import pytest
 import yaml
 
 from magnum_capi_rdma.adapters import keystone as ks
+from tests.functional.keystone_fixture import member  # noqa: F401
 from tests.functional.keystone_fixture import real_keystone  # noqa: F401
-
-
-def _json(response):
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-@pytest.fixture
-def member(real_keystone):  # noqa: F811
-    """A fresh project with a member user: (user_id, project_id, session)."""
-    admin = real_keystone.admin_session()
-    v3 = real_keystone.v3
-    suffix = uuid.uuid4().hex[:8]
-    project = _json(admin.post(v3 + "/projects", json={"project": {
-        "name": "p-" + suffix, "domain_id": "default"}}))["project"]
-    password = secrets.token_hex(8)
-    user = _json(admin.post(v3 + "/users", json={"user": {
-        "name": "u-" + suffix, "domain_id": "default",
-        "password": password}}))["user"]
-    role = _json(admin.get(v3 + "/roles?name=member"))["roles"][0]
-    assert admin.put(v3 + "/projects/%s/users/%s/roles/%s" % (
-        project["id"], user["id"], role["id"])).status_code == 204
-    session = real_keystone.password_session(
-        user["name"], password, project["name"])
-    yield user["id"], project["id"], session
-    # Delete the credentials one by one first: Keystone's bulk delete on
-    # user removal relies on foreign-key cascades, which sqlite (the local
-    # Keystone's database) does not enforce, leaving rows that collide
-    # with the next credential's.
-    listing = admin.get(v3 + "/users/%s/application_credentials" % user["id"])
-    for cred in listing.json().get("application_credentials", []):
-        admin.delete(v3 + "/users/%s/application_credentials/%s" % (
-            user["id"], cred["id"]))
-    admin.delete(v3 + "/users/%s" % user["id"])
-    admin.delete(v3 + "/projects/%s" % project["id"])
 
 
 def test_restricted_credential_works_but_cannot_make_more(

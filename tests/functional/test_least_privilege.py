@@ -16,14 +16,15 @@
 The RBAC file is applied on the real apiserver (RBAC authorizer on, the
 ValidatingAdmissionPolicy admission plugin on by default); a service
 account bound only to it gets a token through the TokenRequest API, and
-every lifecycle test of test_driver_lifecycle runs again with the driver
-using that token (the driver binds the namespaced role in each project
-namespace itself). Negative checks prove the service account reaches
-nothing beyond what the driver needs: no Secret outside project
-namespaces, no write outside namespaces named magnum-*. On a real Keystone, the
-application credential the driver makes carries exactly the owner's roles
-on the cluster's project, none of the owner's roles elsewhere (restriction
-against making credentials and trusts is in test_keystone_real).
+every lifecycle test of test_driver_lifecycle (tests/support/lifecycle.py)
+runs again with the driver using that token (the driver binds the
+namespaced role in each project namespace itself). Negative checks prove
+the service account reaches nothing beyond what the driver needs: no
+Secret outside project namespaces, no write outside namespaces named
+magnum-*. On a real Keystone, the application credential the driver makes
+carries exactly the owner's roles on the cluster's project, none of the
+owner's roles elsewhere (restriction against making credentials and trusts
+is in test_keystone_real).
 """
 
 import uuid
@@ -35,11 +36,11 @@ import pytest
 
 from magnum_capi_rdma.adapters import keystone as ks
 from magnum_capi_rdma.adapters import kube as kube_adapter
-from magnum_capi_rdma import driver as capi_driver
-from tests.bed import rbac as bed_rbac
+from magnum_capi_rdma.services import converge
+from magnum_capi_rdma_dev.bed import rbac as bed_rbac
+from tests.functional.keystone_fixture import member  # noqa: F401
 from tests.functional.keystone_fixture import real_keystone  # noqa: F401
-from tests.functional import test_driver_lifecycle as lifecycle
-from tests.functional.test_keystone_real import member  # noqa: F401
+from tests.support import lifecycle
 
 RBAC_FILE = bed_rbac.RBAC_FILE
 SA_NAMESPACE = bed_rbac.SA_NAMESPACE
@@ -269,7 +270,7 @@ def test_service_account_can_what_the_driver_needs(sa_client,
     for group, resource, verb in in_namespace:
         assert not allowed(group, resource, verb, ns)
     kube = kube_adapter.Kube(sa_client, {})
-    kube.ensure_namespace(ns, capi_driver.NAMESPACE_LABELS)
+    kube.ensure_namespace(ns, converge.NAMESPACE_LABELS)
     try:
         # A binding an earlier identity made under the old fixed name
         # does not stand in for the driver's own.
@@ -281,8 +282,8 @@ def test_service_account_can_what_the_driver_needs(sa_client,
                         "name": "magnum-capi-rdma-namespaced"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io",
                           "kind": "User", "name": "admin"}]})
-        name = capi_driver.role_binding_name("magnum-capi-rdma-namespaced",
-                                             kube.username())
+        name = converge.role_binding_name("magnum-capi-rdma-namespaced",
+                                          kube.username())
         assert kube.ensure_role_binding(
             ns, name, "magnum-capi-rdma-namespaced", kube.username()) is True
         assert kube.ensure_role_binding(
@@ -297,7 +298,7 @@ def test_service_account_can_what_the_driver_needs(sa_client,
 
 
 @pytest.mark.usefixtures("simulator")
-class TestLifecycleLeastPrivilege(lifecycle.TestLifecycle):
+class TestLifecycleLeastPrivilege(lifecycle.LifecycleTests):
     """Every lifecycle test, the driver holding only the shipped role."""
 
     @pytest.fixture(autouse=True)

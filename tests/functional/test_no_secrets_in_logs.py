@@ -36,7 +36,7 @@ import pytest
 
 from magnum_capi_rdma.adapters import certs as certs_adapter
 from magnum_capi_rdma import driver as capi_driver
-from tests.functional import test_driver_lifecycle as lifecycle
+from tests.support import lifecycle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -103,7 +103,7 @@ class TestNoSecretsInLogs(lifecycle.LifecycleBase):
 
     @pytest.fixture(autouse=True)
     def _bed(self, management_cluster, kube_api_client, helm_bin, capfd):
-        from magnum_capi_rdma.simulator import Simulator
+        from magnum_capi_rdma_dev.simulator import Simulator
 
         self.helm_bin = helm_bin
         self.bed = management_cluster

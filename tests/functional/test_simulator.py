@@ -23,7 +23,6 @@ import base64
 import ipaddress
 import re
 import subprocess
-import sys
 import time
 
 from kubernetes import client
@@ -31,8 +30,10 @@ from kubernetes.client import exceptions
 import pytest
 import yaml
 
-from magnum_capi_rdma.simulator import core
-from magnum_capi_rdma.simulator import faults as faults_mod
+from magnum_capi_rdma_dev.simulator import base
+from magnum_capi_rdma_dev.simulator import core
+from magnum_capi_rdma_dev.simulator import faults as faults_mod
+from tests.support import dev
 
 CAPI = ("cluster.x-k8s.io", "v1beta1")
 KCP = ("controlplane.cluster.x-k8s.io", "v1beta1")
@@ -86,7 +87,9 @@ def cluster_objects(release, namespace, cp=1, version="v1.33.1",
         (INFRA, "openstackmachinetemplates", {
             "metadata": {"name": release + "-control-plane-aaaa",
                          "labels": _labels(release, "control-plane")},
-            "spec": {"template": {"spec": {"flavor": "m1.medium"}}}}),
+            "spec": {"template": {"spec": {
+                "flavor": "m1.medium",
+                "image": {"filter": {"name": "ubuntu-2404"}}}}}}),
         (KCP, "kubeadmcontrolplanes", {
             "metadata": {"name": release + "-control-plane",
                          "labels": _labels(release, "control-plane")},
@@ -143,7 +146,9 @@ def node_group(release, group, replicas=2, version="v1.33.1",
             "spec": {"template": {"spec": {}}}}),
         (INFRA, "openstackmachinetemplates", {
             "metadata": {"name": "%s-%s-cccc" % (release, group)},
-            "spec": {"template": {"spec": {"flavor": "m1.small"}}}}),
+            "spec": {"template": {"spec": {
+                "flavor": "m1.small",
+                "image": {"filter": {"name": "ubuntu-2404"}}}}}}),
         (CAPI, "machinedeployments", md),
     ]
 
@@ -183,7 +188,8 @@ class Bed(object):
             body = dict(body, apiVersion="%s/%s" % (group, version),
                         kind=KIND_OF[plural])
             self.custom.create_namespaced_custom_object(
-                group, version, self.namespace, plural, body)
+                group, version, self.namespace, plural, body,
+                field_validation="Strict")
 
     def list(self, gv, plural, **kw):
         return self.custom.list_namespaced_custom_object(
@@ -205,7 +211,7 @@ class Bed(object):
     def patch(self, gv, plural, name, body):
         return self.custom.patch_namespaced_custom_object(
             gv[0], gv[1], self.namespace, plural, name, body,
-            _content_type=core.MERGE_PATCH)
+            _content_type=core.MERGE_PATCH, field_validation="Strict")
 
     def delete(self, gv, plural, name):
         self.custom.delete_namespaced_custom_object(
@@ -371,6 +377,105 @@ def test_machines_look_like_cluster_api_made_them(bed, sim, namespace):
     kubeconfig = yaml.safe_load(base64.b64decode(secret.data["value"]))
     assert kubeconfig["clusters"][0]["cluster"]["server"] == (
         "https://127.0.0.1:1")
+    assert sim.refused == []
+
+
+def v2cond(obj, type_):
+    """A v1beta2 condition (status.v1beta2.conditions of v1beta1 objects)."""
+    for condition in (obj.get("status") or {}).get("v1beta2", {}).get(
+            "conditions") or ():
+        if condition["type"] == type_:
+            return condition
+    return None
+
+
+def test_status_has_both_contracts_as_cluster_api_1_13_writes_it(
+        bed, sim, namespace):
+    """v1beta1 fields and conditions, and ``status.v1beta2`` beside them.
+
+    Written through the real schemas (strict): the v1beta2 conditions
+    always carry a reason and a message, the counters are the v1beta2
+    ones, and the Cluster says Available where v1beta1 says Ready.
+    """
+    bed.create(release("both", namespace, cp=1, workers=2))
+    converge(sim, lambda: ready(bed, "both", workers=2), "Ready")
+    converge(sim, lambda: (v2cond(bed.get(CAPI, "clusters", "both"),
+                                  "Available") or {}).get("status")
+             == "True", "v1beta2 Available")
+
+    cluster = bed.get(CAPI, "clusters", "both")
+    assert cluster["status"]["infrastructureReady"] is True
+    assert cluster["status"]["controlPlaneReady"] is True
+    for type_ in ("Available", "InfrastructureReady",
+                  "ControlPlaneInitialized", "ControlPlaneAvailable",
+                  "WorkersAvailable"):
+        condition = v2cond(cluster, type_)
+        assert condition["status"] == "True", condition
+        assert condition["reason"] and "message" in condition
+        assert "severity" not in condition
+    assert v2cond(cluster, "Deleting")["status"] == "False"
+    assert cluster["status"]["v1beta2"]["workers"] == {
+        "desiredReplicas": 2, "replicas": 2, "readyReplicas": 2,
+        "availableReplicas": 2, "upToDateReplicas": 2}
+    assert cluster["status"]["v1beta2"]["controlPlane"][
+        "readyReplicas"] == 1
+
+    kcp = bed.get(KCP, "kubeadmcontrolplanes", "both-control-plane")
+    assert kcp["status"]["v1beta2"]["readyReplicas"] == 1
+    assert kcp["status"]["v1beta2"]["upToDateReplicas"] == 1
+    assert v2cond(kcp, "Available")["status"] == "True"
+    assert v2cond(kcp, "Initialized")["status"] == "True"
+
+    md = bed.get(CAPI, "machinedeployments", "both-md-0")
+    assert {k: md["status"]["v1beta2"][k] for k in (
+        "readyReplicas", "availableReplicas", "upToDateReplicas")} == {
+        "readyReplicas": 2, "availableReplicas": 2, "upToDateReplicas": 2}
+    assert v2cond(md, "Available")["status"] == "True"
+    assert v2cond(md, "RollingOut")["status"] == "False"
+    [machine_set] = bed.list(CAPI, "machinesets")
+    assert machine_set["status"]["v1beta2"]["readyReplicas"] == 2
+    assert v2cond(machine_set, "Available") is None
+
+    osc = bed.get(INFRA, "openstackclusters", "both")
+    assert osc["status"]["initialization"] == {"provisioned": True}
+    for machine in bed.machines("both"):
+        for type_ in ("Ready", "Available", "NodeHealthy",
+                      "InfrastructureReady", "BootstrapConfigReady"):
+            assert v2cond(machine, type_)["status"] == "True", type_
+        info = machine["status"]["nodeInfo"]
+        assert info["kubeletVersion"] == "v1.33.1"
+        assert info["bootID"] and info["machineID"]
+    assert sim.refused == []
+
+
+def test_a_write_the_real_schema_refuses_fails_loudly(
+        bed, sim, namespace, monkeypatch):
+    """The simulator writes with fieldValidation=Strict: no silent drop.
+
+    A Machine's ``nodeInfo`` as the simulator wrote it before the real
+    schemas (three of its ten required fields) and a field Cluster API
+    does not have are both refused; the pass raises and the refusal is
+    kept with the server's message.
+    """
+    bed.create(release("strict", namespace, cp=1, workers=0))
+    monkeypatch.setattr(sim, "_node_info", lambda machine: {
+        "kubeletVersion": "v1.33.1", "operatingSystem": "linux",
+        "architecture": "amd64"})
+    with pytest.raises(exceptions.ApiException) as caught:
+        for _ in range(300):
+            sim.step()
+    assert caught.value.status == 422
+    [(kind, name, message)] = sim.refused
+    assert kind == "Machine" and name.startswith(namespace + "/strict-")
+    assert "status.nodeInfo.bootID: Required value" in message
+
+    monkeypatch.undo()
+    cluster = bed.get(CAPI, "clusters", "strict")
+    with pytest.raises(exceptions.ApiException) as caught:
+        sim._write_status("cluster", cluster, dict(
+            cluster["status"], notAField=True))
+    assert base.refusal(caught.value) == (
+        'strict decoding error: unknown field "status.notAField"')
 
 
 def test_machine_phases_in_order_and_provisioning_takes_time(
@@ -689,7 +794,7 @@ def test_faults_are_validated_with_clear_errors(tmp_path):
 
 def _run_cli(*args, timeout=60):
     return subprocess.run(
-        [sys.executable, "-m", "magnum_capi_rdma.simulator"] + list(args),
+        dev.command("simulator", *args), cwd=dev.REPO, env=dev.env(),
         capture_output=True, text=True, timeout=timeout)
 
 
@@ -712,9 +817,10 @@ def test_cli_bad_input_is_a_clear_error_not_a_traceback(
 def test_cli_runs_until_sigterm(bed, kubeconfig, namespace, tmp_path):
     bed.create(cluster_objects("cli", namespace))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "magnum_capi_rdma.simulator", "--kubeconfig",
-         kubeconfig, "--namespace", namespace, "--interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        dev.command("simulator", "--kubeconfig", kubeconfig, "--namespace",
+                    namespace, "--interval", "0.1"),
+        cwd=dev.REPO, env=dev.env(), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and cond(

@@ -22,12 +22,13 @@ nothing of the cluster is left; the timings are printed.
 
 import os
 import subprocess
-import sys
 import time
 
 from kubernetes import client
 import pytest
 import yaml
+
+from tests.support import dev
 
 CHART = os.environ.get("MAGNUM_CAPI_RDMA_REAL_CHART")
 RELEASE = "real"
@@ -129,9 +130,10 @@ def test_real_chart_ready_scaled_and_uninstalled(
                       tmp_path)
     log = open(tmp_path / "simulator.log", "w+")
     sim = subprocess.Popen(
-        [sys.executable, "-m", "magnum_capi_rdma.simulator", "--kubeconfig",
-         kubeconfig, "--install-crds", "--namespace", namespace,
-         "--interval", "0.2"], stdout=log, stderr=subprocess.STDOUT)
+        dev.command("simulator", "--kubeconfig", kubeconfig,
+                    "--install-crds", "--namespace", namespace,
+                    "--interval", "0.2"),
+        cwd=dev.REPO, env=dev.env(), stdout=log, stderr=subprocess.STDOUT)
     timings = []
     try:
         started = time.monotonic()

@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-from magnum_capi_rdma import observer
+from magnum_capi_rdma.adapters import observer
 from tests.conftest import require_bed_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -47,9 +47,9 @@ def bench(tmp_path_factory):
     require_bed_tools()
     from kubernetes import config
 
-    from magnum_capi_rdma.simulator import crds
-    from tests.bed import cluster
-    from tests.bed import tools
+    from magnum_capi_rdma_dev.bed import cluster
+    from magnum_capi_rdma_dev.bed import tools
+    from magnum_capi_rdma_dev.simulator import crds
 
     run = load_benchmark()
     bed = cluster.ManagementCluster(

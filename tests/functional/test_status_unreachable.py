@@ -25,7 +25,8 @@ from magnum.objects import fields
 import pytest
 
 from magnum_capi_rdma.adapters import kube as kube_adapter
-from tests.functional import test_driver_lifecycle as lifecycle
+from magnum_capi_rdma.services import runtime
+from tests.support import lifecycle
 
 
 @pytest.mark.usefixtures("simulator")
@@ -36,7 +37,7 @@ class TestTimeoutWhileUnreachable(lifecycle.LifecycleBase):
             raise kube_adapter.KubeError(
                 "cannot list clusters in all namespaces: management "
                 "cluster unreachable: connection refused", transient=True)
-        self.driver._observer.snapshot = fail
+        runtime.shared().observer.snapshot = fail
 
     def test_a_create_times_out_from_its_creation_time(self):
         cluster = self.make_cluster(name="lost", create_timeout=60)
@@ -70,7 +71,7 @@ class TestTimeoutWhileUnreachable(lifecycle.LifecycleBase):
                                    worker)
         cluster = self.sync(cluster)
         assert cluster.status == fields.ClusterStatus.UPDATE_IN_PROGRESS
-        started, timeout = self.driver._operation_records[cluster.uuid]
+        started, timeout = runtime.shared().operation_records[cluster.uuid]
         assert timeout == 1      # the record the pass read from the Lease
         self.unreachable()
         cluster = self.sync(cluster)
@@ -78,7 +79,7 @@ class TestTimeoutWhileUnreachable(lifecycle.LifecycleBase):
         # Two minutes pass while it is unreachable (the record is aged
         # rather than the test sleeping): the record read before the
         # outage times the update out.
-        self.driver._operation_records[cluster.uuid] = (
+        runtime.shared().operation_records[cluster.uuid] = (
             started - datetime.timedelta(minutes=2), timeout)
         cluster = self.sync(cluster)
         assert cluster.status == fields.ClusterStatus.UPDATE_FAILED

@@ -16,20 +16,18 @@
 import os
 import socket
 import subprocess
-import sys
 
 from kubernetes import client
 from kubernetes.client import exceptions
 from kubernetes import config
 import pytest
 
-from magnum_capi_rdma.simulator import crds
-from tests.bed import cluster
-from tests.bed import tools
+from magnum_capi_rdma_dev.bed import cluster
+from magnum_capi_rdma_dev.bed import tools
+from magnum_capi_rdma_dev.simulator import crds
 from tests import conftest
+from tests.support import dev
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 CAPI = ("cluster.x-k8s.io", "v1beta1")
 
 
@@ -224,7 +222,7 @@ def test_missing_tools_fail_in_ci_and_skip_locally(tmp_path, monkeypatch):
 
 def _bed(*args):
     return subprocess.run(
-        [sys.executable, "-m", "tests.bed", *args], cwd=REPO,
+        dev.command("bed", *args), cwd=dev.REPO, env=dev.env(),
         capture_output=True, text=True, timeout=120)
 
 

@@ -167,7 +167,7 @@ def cluster_ready(bed):
 
 def test_install_ready_upgrade_uninstall(kube_api_client, kubeconfig,
                                          helm_bin, namespace, tmp_path):
-    from magnum_capi_rdma.simulator import Simulator
+    from magnum_capi_rdma_dev.simulator import Simulator
 
     bed = Bed(kube_api_client, kubeconfig, helm_bin, namespace, tmp_path)
     sim = Simulator(kube_api_client, namespace=namespace)

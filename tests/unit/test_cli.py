@@ -24,11 +24,13 @@ import pytest
 import yaml
 
 from magnum_capi_rdma.cmd import cli
-from magnum_capi_rdma import labels
+from magnum_capi_rdma import features
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
+#: A site whose images carry the ib-sriov CNI (rdma_mode=ib-sriov needs it).
+SITE_CONF = GOLDEN / "site.conf"
 
 
 def run(*argv):
@@ -46,7 +48,8 @@ def write(tmp_path, text):
 @pytest.mark.parametrize("name", ["minimal", "macvlan-gpu", "ib-sriov"])
 @pytest.mark.parametrize("kind", ["values", "manifests"])
 def test_golden(name, kind):
-    argv = ["render", str(EXAMPLES / ("%s.yaml" % name))]
+    argv = ["render", str(EXAMPLES / ("%s.yaml" % name)),
+            "--config-file", str(SITE_CONF)]
     if kind == "manifests":
         argv.append("--manifests")
     code, out, err = run(*argv)
@@ -75,7 +78,7 @@ def test_render_credentials_secret_option():
 
 def test_render_manifests_are_a_yaml_stream():
     code, out, _ = run("render", str(EXAMPLES / "ib-sriov.yaml"),
-                       "--manifests")
+                       "--manifests", "--config-file", str(SITE_CONF))
     kinds = [doc["kind"] for doc in yaml.safe_load_all(out)]
     assert kinds == ["NicClusterPolicy", "IPPool",
                      "NetworkAttachmentDefinition"]
@@ -132,10 +135,10 @@ def test_labels_doc_lists_every_label(tmp_path):
     code, _, _ = run("labels-doc", "--output", str(target))
     assert code == 0
     text = target.read_text()
-    for label in labels.LABELS.values():
+    for label in features.LABELS.values():
         assert "``%s``" % label.name in text
-        assert "magnum_capi_rdma.values.%s" % label.module in text
-    for category in labels.CATEGORIES:
+        assert "magnum_capi_rdma.features.%s" % label.module in text
+    for category in features.CATEGORIES:
         assert category[0].upper() + category[1:] in text
 
 
@@ -195,3 +198,9 @@ def test_a_path_with_a_nul_byte_is_one_clear_line():
     assert code == 2 and out == ""
     assert "not a valid file name" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_ib_sriov_needs_a_site_whose_images_carry_its_cni():
+    code, _, err = run("render", str(EXAMPLES / "ib-sriov.yaml"))
+    assert code == 1
+    assert "ib_sriov_cni_in_image" in err

@@ -17,7 +17,10 @@ import types
 
 import pytest
 
-from magnum_capi_rdma import driver
+from magnum_capi_rdma import contract
+from magnum_capi_rdma import magnum_objects
+from magnum_capi_rdma.services import credentials
+from magnum_capi_rdma.services import resize
 
 
 def ng(name, role="worker", is_default=False, **kw):
@@ -41,11 +44,11 @@ def cluster(groups, labels=None, template_labels=None):
 
 def test_release_name_is_dns_safe_unique_and_short():
     c = cluster([])
-    name = driver.new_release_name(c)
+    name = magnum_objects.new_release_name(c)
     assert name == "my-cluster-6f1c1a7e00"
     c.name = "9" * 80
-    assert driver.new_release_name(c).startswith("c-9")
-    assert len(driver.new_release_name(c)) <= 31
+    assert magnum_objects.new_release_name(c).startswith("c-9")
+    assert len(magnum_objects.new_release_name(c)) <= 31
 
 
 def test_labels_follow_the_new_template_but_keep_own_choices():
@@ -54,7 +57,7 @@ def test_labels_follow_the_new_template_but_keep_own_choices():
     new = {"kube_tag": "v1.34.2", "monitoring_enabled": "true",
            "rdma_mode": "macvlan", "logging_enabled": "true"}
     mine = dict(old, rdma_mode="none", kube_tag="v1.33.1")
-    out = driver.labels_after_template_change(mine, old, new)
+    out = magnum_objects.labels_after_template_change(mine, old, new)
     assert out == {"kube_tag": "v1.34.2", "monitoring_enabled": "true",
                    "rdma_mode": "none", "logging_enabled": "true"}
 
@@ -65,7 +68,7 @@ def test_describe_skips_groups_being_deleted_and_keeps_own_labels():
               ng("gpu", labels={"rdma_mode": "macvlan", "kube_tag": "x"}),
               ng("old", status="DELETE_IN_PROGRESS")]
     c = cluster(groups, labels={"kube_tag": "x", "rdma_mode": "none"})
-    desc = driver.describe(c)
+    desc = magnum_objects.describe(c)
     assert desc["cluster"]["master_count"] == 3
     assert desc["cluster"]["node_count"] == 4
     assert [g["name"] for g in desc["node_groups"]] == ["gpu"]
@@ -77,17 +80,18 @@ def test_describe_turns_magnum_node_labels_and_taints_into_labels():
     groups = [ng("gpu", node_labels={"a": "b"},
                  node_taints=[{"key": "k", "value": None,
                                "effect": "NoSchedule"}])]
-    desc = driver.describe(cluster(groups))
+    desc = magnum_objects.describe(cluster(groups))
     labels = desc["node_groups"][0]["labels"]
     assert labels == {"node_labels": {"a": "b"},
                       "node_taints": "k=:NoSchedule"}
 
 
 def test_group_name_of_default_rows():
-    assert driver.group_name(ng("whatever", is_default=True)) == \
+    assert magnum_objects.group_name(ng("whatever", is_default=True)) == \
         "default-worker"
-    assert driver.group_name(ng("x", "master", True)) == "default-master"
-    assert driver.group_name(ng("gpu")) == "gpu"
+    assert magnum_objects.group_name(ng("x", "master", True)) == \
+        "default-master"
+    assert magnum_objects.group_name(ng("gpu")) == "gpu"
 
 
 @pytest.mark.parametrize("wanted", ["0b1c", "node-a", "m-a"])
@@ -96,12 +100,12 @@ def test_select_machines_by_server_uuid_node_or_machine_name(wanted):
                  "spec": {"providerID": "openstack:///0b1c"},
                  "status": {"nodeRef": {"name": "node-a"}}},
                 {"metadata": {"name": "m-b"}, "spec": {}, "status": {}}]
-    chosen, missing = driver.select_machines(machines, [wanted, "nope"])
+    chosen, missing = resize.select_machines(machines, [wanted, "nope"])
     assert [m["metadata"]["name"] for m in chosen] == ["m-a"]
     assert missing == ["nope"]
 
 
 def test_credential_owners():
-    assert driver.credential_owners(None) == set()
-    meta = {"annotations": {driver.OWNERS_ANNOTATION: "u1,u2"}}
-    assert driver.credential_owners(meta) == {"u1", "u2"}
+    assert credentials.credential_owners(None) == set()
+    meta = {"annotations": {contract.OWNERS_ANNOTATION: "u1,u2"}}
+    assert credentials.credential_owners(meta) == {"u1", "u2"}

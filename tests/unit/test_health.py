@@ -15,7 +15,7 @@
 
 from magnum_capi_rdma import health
 from magnum_capi_rdma import status as st
-from tests.unit import test_status as ts
+from tests.support import observed as ts
 
 
 def test_healthy_cluster():

@@ -54,5 +54,5 @@ def test_heat_example_is_a_valid_rdma_cluster():
                     "node_count": _resolve(cluster["node_count"], params)},
     })
     assert built.rdma.mode == "macvlan"
-    assert built.gpu_operator_enabled and built.gpu_direct_rdma_enabled
+    assert built.gpu.operator_enabled and built.gpu.direct_rdma
     assert [g.name for g in built.rdma_node_groups] == ["default-worker"]

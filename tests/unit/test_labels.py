@@ -17,6 +17,7 @@ template < cluster < node group."""
 
 import pytest
 
+from magnum_capi_rdma import features
 from magnum_capi_rdma import labels
 from magnum_capi_rdma import spec
 
@@ -82,22 +83,81 @@ SAMPLES = {
     "rdma_pkey": ("0x0a12", "0x0a12", "a12"),
     "rdma_ufm_secret": ("ufm-creds", "ufm-creds", "UFM creds"),
     "rdma_selftest_enabled": ("true", True, "x"),
+    # Labels of the other Cluster API drivers (issue 16).
+    "kube_dashboard_enabled": ("false", False, "maybe"),
+    "cloud_provider_tag": ("v1.33.0", "v1.33.0", "v1 33"),
+    "oidc_issuer_url": ("https://auth.example.com/realms/k",
+                        "https://auth.example.com/realms/k",
+                        "http://auth.example.com"),
+    "oidc_client_id": ("kubernetes", "kubernetes", "a b"),
+    "oidc_username_claim": ("email", "email", "a,b"),
+    "oidc_username_prefix": ("oidc:", "oidc:", "a b"),
+    "oidc_groups_claim": ("groups", "groups", "a b"),
+    "oidc_groups_prefix": ("oidc:", "oidc:", "x y"),
+    "audit_log_enabled": ("true", True, "x"),
+    "audit_log_max_age": ("7", 7, "-1"),
+    "audit_log_max_backup": ("3", 3, "many"),
+    "audit_log_max_size": ("50", 50, "0"),
+    "api_server_cert_sans": ("api.example.com, 203.0.113.5",
+                             ("api.example.com", "203.0.113.5"),
+                             "api example"),
+    "api_server_tls_cipher_suites": (
+        "TLS_AES_128_GCM_SHA256", ("TLS_AES_128_GCM_SHA256",), "RC4"),
+    "kubelet_tls_cipher_suites": (
+        "TLS_AES_256_GCM_SHA384", ("TLS_AES_256_GCM_SHA384",), "aes"),
+    "admission_control_list": ("PodNodeSelector,AlwaysPullImages",
+                               ("PodNodeSelector", "AlwaysPullImages"),
+                               "pod-node-selector"),
+    "calico_tag": ("v3.30.2", "v3.30.2", "3.30"),
+    "cilium_tag": ("v1.19.3", "v1.19.3", "latest"),
+    "cilium_hubble_ui_enabled": ("true", True, "x"),
+    "calico_ipv4pool": ("10.100.0.0/16", "10.100.0.0/16", "fd00::/64"),
+    "cilium_ipv4pool": ("10.100.0.0/16", "10.100.0.0/16", "10.100.0.1/16"),
+    "service_cluster_ip_range": ("10.254.0.0/16", "10.254.0.0/16",
+                                 "10.254.0.0"),
+    "dns_cluster_domain": ("k8s.example", "k8s.example", "Cluster.Local"),
+    "api_server_floating_ip": ("203.0.113.7", "203.0.113.7", "2001:db8::1"),
+    "container_infra_prefix": ("registry.example.com/k8s/",
+                               "registry.example.com/k8s",
+                               "https://registry.example.com"),
+    "registry_mirrors": ("docker.io=https://mirror.example.com/v2/d",
+                         (("docker.io", "https://mirror.example.com/v2/d"),),
+                         "docker.io"),
+    "boot_volume_availability_zone": ("az-vol", "az-vol", "a,b"),
+    "docker_volume_type": ("fast", "fast", "{{ x }}"),
+    "cinder_csi_enabled": ("false", False, "x"),
+    "cinder_csi_plugin_tag": ("v1.33.0", "v1.33.0", "a b"),
+    "csi_attacher_tag": ("v4.9.0", "v4.9.0", "a b"),
+    "csi_provisioner_tag": ("v5.3.0", "v5.3.0", "a b"),
+    "csi_snapshotter_tag": ("v8.3.0", "v8.3.0", "a b"),
+    "csi_resizer_tag": ("v1.14.0", "v1.14.0", "a b"),
+    "csi_node_driver_registrar_tag": ("v2.15.0", "v2.15.0", "a b"),
+    "csi_liveness_probe_tag": ("v2.17.0", "v2.17.0", "a b"),
+    "manila_csi_enabled": ("true", True, "x"),
+    "manila_csi_share_network_id": (
+        "5c9f7b1e-2d4a-4f6b-8e1c-0a9b8c7d6e5f",
+        "5c9f7b1e-2d4a-4f6b-8e1c-0a9b8c7d6e5f", "share-net"),
+    "manila_csi_plugin_tag": ("v1.33.0", "v1.33.0", "a b"),
+    "server_group_id": ("3c9f7b1e-2d4a-4f6b-8e1c-0a9b8c7d6e5f",
+                        "3c9f7b1e-2d4a-4f6b-8e1c-0a9b8c7d6e5f", "group-1"),
+    "control_plane_availability_zones": ("az1, az2", ("az1", "az2"),
+                                         "az1,,{{"),
 }
 
 
 def test_samples_cover_every_label():
-    assert set(SAMPLES) == set(labels.LABELS)
+    assert set(SAMPLES) == set(features.LABELS)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_valid_value_parses(name):
     raw, expected, _ = SAMPLES[name]
-    assert labels.LABELS[name].parse(raw) == expected
+    assert features.LABELS[name].parse(raw) == expected
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_invalid_value_is_rejected_with_what_is_allowed(name):
-    label = labels.LABELS[name]
+    label = features.LABELS[name]
     with pytest.raises(labels.LabelValueError) as err:
         label.parse(SAMPLES[name][2])
     assert err.value.allowed == label.allowed()
@@ -108,13 +168,13 @@ def test_invalid_value_is_rejected_with_what_is_allowed(name):
 def test_default_when_unset(name):
     resolver = spec._Resolver(spec._Problems())
     resolver.layers.append(("template", {}))
-    assert resolver.label(name) == labels.LABELS[name].default
+    assert resolver.label(name) == features.LABELS[name].default
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_precedence(name):
     """site < template < cluster < node group, for each allowed scope."""
-    label = labels.LABELS[name]
+    label = features.LABELS[name]
     raw = SAMPLES[name][0]
     problems = spec._Problems()
     resolver = spec._Resolver(problems)
@@ -157,46 +217,47 @@ def test_higher_layer_overrides_lower_value():
 def test_template_markers_and_control_characters_rejected(text):
     for name in ("rdma_network", "octavia_provider", "node_labels"):
         with pytest.raises(labels.LabelValueError):
-            labels.LABELS[name].parse(text)
+            features.LABELS[name].parse(text)
 
 
 def test_native_yaml_values_accepted():
-    assert labels.LABELS["rdma_hca_max"].parse(12) == 12
-    assert labels.LABELS["monitoring_enabled"].parse(True) is True
-    assert labels.LABELS["node_labels"].parse({"a": "b"}) == (("a", "b"),)
-    assert labels.LABELS["extra_network_names"].parse(["x", "y"]) == (
+    assert features.LABELS["rdma_hca_max"].parse(12) == 12
+    assert features.LABELS["monitoring_enabled"].parse(True) is True
+    assert features.LABELS["node_labels"].parse({"a": "b"}) == (("a", "b"),)
+    assert features.LABELS["extra_network_names"].parse(["x", "y"]) == (
         "x", "y")
     with pytest.raises(labels.LabelValueError):
-        labels.LABELS["rdma_hca_max"].parse(True)
+        features.LABELS["rdma_hca_max"].parse(True)
 
 
 def test_deprecated_names_map_to_current_names():
-    assert labels.canonical_name("etcd_volume_size") == (
+    assert features.canonical_name("etcd_volume_size") == (
         "etcd_blockdevice_size")
-    assert labels.canonical_name("extra_network_name") == (
+    assert features.canonical_name("extra_network_name") == (
         "extra_network_names")
-    assert labels.canonical_name("rdma_mode") == "rdma_mode"
+    assert features.canonical_name("rdma_mode") == "rdma_mode"
 
 
 def test_every_label_is_documented_and_well_formed():
-    for label in labels.LABELS.values():
+    for label in features.LABELS.values():
         assert label.help.strip(), label.name
         assert label.scopes <= labels.ALL_SCOPES and label.scopes
         assert labels.TEMPLATE in label.scopes
-        assert label.category in labels.CATEGORIES
+        assert label.category in features.CATEGORIES
         if label.kind == "choice":
             assert label.default is None or label.default in label.choices
 
 
-def test_values_modules_named_by_labels_exist():
+def test_feature_modules_named_by_labels_exist():
     import importlib
-    for label in labels.LABELS.values():
+    for label in features.LABELS.values():
         module = importlib.import_module(
-            "magnum_capi_rdma.values.%s" % label.module)
+            "magnum_capi_rdma.features.%s" % label.module)
         assert callable(module.contribute)
+        assert label in module.LABELS
 
 
 def test_rdma_modes_are_the_issue_names():
-    assert labels.LABELS["rdma_mode"].choices == (
+    assert features.LABELS["rdma_mode"].choices == (
         "none", "macvlan", "sriov", "ipoib", "ib-sriov")
-    assert labels.LABELS["rdma_mode"].default == "none"
+    assert features.LABELS["rdma_mode"].default == "none"

@@ -19,8 +19,10 @@ import json
 import pytest
 import yaml
 
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import manifests
 from magnum_capi_rdma.manifests import common
+from magnum_capi_rdma import rdma as rdma_model
 from magnum_capi_rdma import spec
 from magnum_capi_rdma import values
 
@@ -51,9 +53,9 @@ def build(mode, **extra):
     desc["cluster_template"]["labels"].update(MODE_LABELS[mode])
     desc["cluster_template"]["labels"].update(extra)
     desc["node_groups"][0]["labels"]["rdma_mode"] = mode
-    if mode in spec.BARE_METAL_MODES:
+    if rdma_model.MODES[mode].bare_metal_only:
         desc["cluster_template"]["server_type"] = "bm"
-    return spec.build_spec(desc)
+    return spec.build_spec(desc, None, {"ib_sriov_cni_in_image": True})
 
 
 def delivered(cluster_spec):
@@ -61,10 +63,14 @@ def delivered(cluster_spec):
     vals = values.build_values(cluster_spec, "secret")
     addon = vals["addons"]["custom"]["rdma-network"]
     assert addon["kind"] == "Manifests"
-    assert addon["spec"]["namespace"] == common.OPERATOR_NAMESPACE
+    assert addon["spec"]["namespace"] == contract.NETWORK_OPERATOR_NAMESPACE
     files = addon["spec"]["manifests"]
-    assert sorted(files) == ["ip-pool.yaml", "network.yaml",
-                             "nic-cluster-policy.yaml"]
+    expected = ["ip-pool.yaml", "network.yaml", "nic-cluster-policy.yaml"]
+    if cluster_spec.rdma.creates_namespace:
+        # First, so the network's namespace exists when it is applied.
+        assert list(files)[0] == "namespace.yaml"
+        expected.append("namespace.yaml")
+    assert sorted(files) == sorted(expected)
     return {name: yaml.safe_load(text) for name, text in files.items()}
 
 
@@ -141,7 +147,9 @@ def test_sriov():
                       "linkTypes": ["ether"], "pfNames": ["enp1s0f0"]}}]}
     net = objs["network.yaml"]
     assert net["kind"] == "HostDeviceNetwork"
-    assert net["spec"]["resourceName"] == "nvidia.com/roce_vf"
+    # Bare: the operator adds nvidia.com/ and its webhook refuses a
+    # prefixed name.
+    assert net["spec"]["resourceName"] == "roce_vf"
     assert json.loads(net["spec"]["ipam"])["type"] == "nv-ipam"
     assert "master" not in net["spec"]
 
@@ -194,6 +202,42 @@ def test_ib_sriov():
     assert cni["ibKubernetesEnabled"] is True
     assert cni["ipam"] == {"type": "nv-ipam", "poolName": "rdma-net-pool"}
     assert objs["ip-pool.yaml"]["spec"]["gateway"] == "10.50.0.1"
+    assert objs["namespace.yaml"] == {"apiVersion": "v1",
+                                      "kind": "Namespace",
+                                      "metadata": {"name": "hpc"}}
+
+
+@pytest.mark.parametrize("namespace", ["default", "kube-system",
+                                       "network-operator"])
+def test_existing_attachment_namespace_is_not_created(namespace):
+    # The Manifests release would delete it with the cluster's RDMA objects.
+    objs = delivered(build("macvlan", rdma_attachment_namespace=namespace))
+    assert "namespace.yaml" not in objs
+    assert objs["network.yaml"]["spec"]["networkNamespace"] == namespace
+
+
+def test_macvlan_network_namespace_is_created():
+    objs = delivered(build("macvlan", rdma_attachment_namespace="ml"))
+    assert objs["namespace.yaml"]["metadata"]["name"] == "ml"
+    assert objs["network.yaml"]["spec"]["networkNamespace"] == "ml"
+
+
+@pytest.mark.parametrize("mode", ["sriov", "ib-sriov"])
+def test_modes_isolating_rdma_per_pod_set_netns_exclusive(mode):
+    vals = values.build_values(build(mode), "s")
+    groups = {g["name"]: g for g in vals["nodeGroups"]}
+    spec_ = groups["fast"]["kubeadmConfigSpec"]
+    assert spec_["preKubeadmCommands"] == ["rdma system set netns exclusive"]
+    assert spec_["files"][0]["content"] == "options ib_core netns_mode=0\n"
+    # Only on the RDMA node group.
+    assert "kubeadmConfigSpec" not in groups["default-worker"]
+
+
+@pytest.mark.parametrize("mode", ["macvlan", "ipoib"])
+def test_shared_modes_leave_the_netns_mode_alone(mode):
+    vals = values.build_values(build(mode), "s")
+    for group in vals["nodeGroups"]:
+        assert "files" not in group.get("kubeadmConfigSpec", {})
 
 
 def test_ofed_off_drops_driver():

@@ -15,7 +15,8 @@
 
 import datetime
 
-from magnum_capi_rdma import observer
+from magnum_capi_rdma.adapters import observer
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import operations
 
 
@@ -124,7 +125,7 @@ def test_operation_records_come_from_one_selected_lease_list():
     assert obs.operation("ns", "missing") == operations.Record()
     assert obs.operation("other-ns", "r1").started is None
     assert kube.calls.count("lease") == 1
-    assert kube.selectors == [observer.OWNER_SELECTOR]
+    assert kube.selectors == [contract.OWNER_SELECTOR]
 
 
 def test_stats_before_any_snapshot():

@@ -17,11 +17,12 @@ problem, and the rule that every label read is declared."""
 import ast
 import copy
 import pathlib
+import re
 
 import pytest
 import yaml
 
-from magnum_capi_rdma import labels
+from magnum_capi_rdma import features
 from magnum_capi_rdma import spec
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -38,9 +39,17 @@ def minimal(**template_labels):
     return desc
 
 
-def problems(desc, site=None):
+#: The site of most tests declares that its images carry the ib-sriov CNI.
+IB_SRIOV_SITE = {"ib_sriov_cni_in_image": True}
+
+
+def build(desc, site=None, options=IB_SRIOV_SITE):
+    return spec.build_spec(desc, site, options)
+
+
+def problems(desc, site=None, options=IB_SRIOV_SITE):
     with pytest.raises(spec.InvalidSpec) as err:
-        spec.build_spec(desc, site)
+        spec.build_spec(desc, site, options)
     return err.value.problems
 
 
@@ -49,7 +58,7 @@ def labels_of(found):
 
 
 def test_minimal_fields():
-    s = spec.build_spec(example("minimal"))
+    s = build(example("minimal"))
     assert s.name == "minimal"
     assert s.kube_version == "1.33.1" and s.kube_tag == "v1.33.1"
     assert s.uuid == spec.PLACEHOLDER_UUID
@@ -62,30 +71,30 @@ def test_minimal_fields():
     assert s.control_plane.role == "master"
     assert s.control_plane.flavor == "m1.medium"
     assert not s.rdma_enabled and not worker.rdma.enabled
-    assert s.dns_nameservers == ("192.0.2.53",)
+    assert s.networking.dns_nameservers == ("192.0.2.53",)
 
 
 def test_chart_version_label():
-    s = spec.build_spec(minimal(capi_helm_chart_version="0.27.0"))
+    s = build(minimal(capi_helm_chart_version="0.27.0"))
     assert s.chart_version == "0.27.0"
 
 
 def test_cluster_overrides_template_and_site():
     desc = minimal(auto_healing_enabled="false")
     desc["cluster"]["labels"] = {"auto_healing_enabled": "true"}
-    assert spec.build_spec(desc).auto_healing_enabled is True
+    assert build(desc).autoscaling.enabled is True
     desc["cluster"]["labels"] = {}
-    assert spec.build_spec(desc).auto_healing_enabled is False
+    assert build(desc).autoscaling.enabled is False
     desc["cluster_template"]["labels"].pop("auto_healing_enabled")
     site = {"auto_healing_enabled": "false"}
-    assert spec.build_spec(desc, site).auto_healing_enabled is False
+    assert build(desc, site).autoscaling.enabled is False
 
 
 def test_site_default_supplies_required_label():
     desc = example("minimal")
     del desc["cluster_template"]["labels"]["kube_tag"]
     assert labels_of(problems(desc)) == ["kube_tag"]
-    assert spec.build_spec(desc, {"kube_tag": "v1.34.0"}).kube_version == (
+    assert build(desc, {"kube_tag": "v1.34.0"}).kube_version == (
         "1.34.0")
 
 
@@ -116,10 +125,33 @@ def test_did_you_mean_for_near_miss():
     assert "did you mean 'rdma_mode'" in str(found[0])
 
 
-def test_own_prefix_unknown_label_is_an_error_but_foreign_is_ignored():
+def test_own_prefix_unknown_label_is_an_error_and_foreign_too():
     found = problems(minimal(rdma_turbo="yes"))
     assert labels_of(found) == ["rdma_turbo"]
-    spec.build_spec(minimal(heat_container_agent_tag="wallaby"))
+    found = problems(minimal(heat_container_agent_tag="wallaby"))
+    assert labels_of(found) == ["heat_container_agent_tag"]
+    assert "unknown_labels = warn" in str(found[0])
+
+
+def test_unknown_labels_warn_policy_accepts_and_lists_them():
+    desc = minimal(heat_container_agent_tag="wallaby", rdma_turbo="yes")
+    options = dict(IB_SRIOV_SITE, unknown_labels="warn")
+    # The driver's own prefix is refused whatever the policy.
+    assert labels_of(problems(desc, options=options)) == ["rdma_turbo"]
+    del desc["cluster_template"]["labels"]["rdma_turbo"]
+    built = build(desc, options=options)
+    assert built.ignored_labels == (("template",
+                                     "heat_container_agent_tag"),)
+
+
+@pytest.mark.parametrize("typed,meant", [
+    ("RDMA_MODE", "rdma_mode"), ("Kube_Tag", "kube_tag"),
+    ("monitoring_enable", "monitoring_enabled")])
+def test_did_you_mean_is_case_insensitive(typed, meant):
+    found = problems(minimal(**{typed: "x"}),
+                     options=dict(IB_SRIOV_SITE, unknown_labels="warn"))
+    assert labels_of(found) == [typed]
+    assert "did you mean %r" % meant in str(found[0])
 
 
 def test_template_only_label_on_cluster_is_rejected():
@@ -129,7 +161,7 @@ def test_template_only_label_on_cluster_is_rejected():
     assert [(p.label, p.where) for p in found] == [
         ("capi_helm_chart_version", "cluster")]
     desc["cluster_template"]["labels"]["capi_helm_chart_version"] = "0.27.0"
-    assert spec.build_spec(desc).chart_version == "0.27.0"
+    assert build(desc).chart_version == "0.27.0"
 
 
 def test_cluster_label_on_node_group_rejected_unless_inherited():
@@ -137,7 +169,7 @@ def test_cluster_label_on_node_group_rejected_unless_inherited():
     desc["cluster"]["labels"] = {"monitoring_enabled": "true"}
     desc["node_groups"] = [{"name": "extra", "labels": {
         "monitoring_enabled": "true", "kube_tag": "v1.33.1"}}]
-    spec.build_spec(desc)       # inherited copies are fine
+    build(desc)       # inherited copies are fine
     desc["node_groups"][0]["labels"]["monitoring_enabled"] = "false"
     found = problems(desc)
     assert [(p.label, p.where) for p in found] == [
@@ -150,22 +182,22 @@ def test_node_group_labels_override_cluster():
                                  "node_labels": "tier=a"}
     desc["node_groups"] = [{"name": "other", "flavor_id": "f2",
                             "labels": {"availability_zone": "az2"}}]
-    s = spec.build_spec(desc)
-    assert s.node_group("default-worker").availability_zone == "az1"
-    assert s.node_group("other").availability_zone == "az2"
-    assert s.node_group("other").node_labels == (("tier", "a"),)
+    s = build(desc)
+    assert s.node_group("default-worker").placement.availability_zone == "az1"
+    assert s.node_group("other").placement.availability_zone == "az2"
+    assert s.node_group("other").placement.node_labels == (("tier", "a"),)
     assert s.node_group("other").flavor == "f2"
-    assert s.control_plane.availability_zone == "az1"
+    assert s.control_plane.placement.availability_zone == "az1"
 
 
 def test_default_worker_override_from_node_group_list():
     desc = example("minimal")
     desc["node_groups"] = [{"name": "default-worker", "node_count": 5,
                             "labels": {"node_taints": "a=b:NoSchedule"}}]
-    s = spec.build_spec(desc)
+    s = build(desc)
     assert len(s.node_groups) == 1
     assert s.node_groups[0].node_count == 5
-    assert s.node_groups[0].taints == (("a", "b", "NoSchedule"),)
+    assert s.node_groups[0].placement.taints == (("a", "b", "NoSchedule"),)
 
 
 @pytest.mark.parametrize("name", ["a", "1abc", "abc-", "ABC", "a_b",
@@ -181,7 +213,7 @@ def test_any_role_but_master_is_a_worker_group():
     desc["node_groups"] = [{"name": "infra", "role": "infra"},
                            {"name": "default-master", "role": "master",
                             "flavor_id": "big"}]
-    s = spec.build_spec(desc)
+    s = build(desc)
     assert [(g.name, g.role) for g in s.node_groups] == [
         ("default-worker", "worker"), ("infra", "worker")]
     assert s.control_plane.flavor == "big"
@@ -200,8 +232,9 @@ def test_count_range(low, count, high, ok):
     desc["node_groups"] = [{"name": "pool", "node_count": count,
                             "min_node_count": low, "max_node_count": high}]
     if ok:
-        group = spec.build_spec(desc).node_group("pool")
-        assert (group.min_node_count, group.max_node_count) == (low, high)
+        group = build(desc).node_group("pool")
+        assert (group.autoscaling.min_node_count,
+                group.autoscaling.max_node_count) == (low, high)
     else:
         assert labels_of(problems(desc)) == ["node_count"]
 
@@ -212,7 +245,7 @@ def test_master_count_odd(count, ok):
     desc = example("minimal")
     desc["cluster"]["master_count"] = count
     if ok:
-        assert spec.build_spec(desc).control_plane.node_count == count
+        assert build(desc).control_plane.node_count == count
     else:
         assert problems(desc)
 
@@ -220,9 +253,9 @@ def test_master_count_odd(count, ok):
 def test_autoscaling_defaults_from_labels():
     desc = minimal(auto_scaling_enabled="true", min_node_count="1",
                    max_node_count="6")
-    group = spec.build_spec(desc).node_groups[0]
-    assert group.autoscale and (group.min_node_count,
-                                group.max_node_count) == (1, 6)
+    group = build(desc).node_groups[0]
+    assert group.autoscale and (group.autoscaling.min_node_count,
+                                group.autoscaling.max_node_count) == (1, 6)
 
 
 RDMA = dict(rdma_mode="macvlan", rdma_network="fabric",
@@ -263,10 +296,10 @@ def test_rdma_mode_constraints(extra, bad):
 def test_rdma_ofed_version_default_and_off():
     settings = dict(RDMA)
     del settings["rdma_ofed_version"]
-    s = spec.build_spec(minimal(**settings))
-    assert s.rdma.ofed_version == labels.LABELS["rdma_ofed_version"].default
+    s = build(minimal(**settings))
+    assert s.rdma.ofed_version == features.LABELS["rdma_ofed_version"].default
     settings["rdma_ofed_enabled"] = "false"
-    s = spec.build_spec(minimal(**settings))
+    s = build(minimal(**settings))
     assert s.rdma.mode == "macvlan" and not s.rdma.ofed_enabled
 
 
@@ -276,7 +309,7 @@ def test_ib_sriov_needs_ufm_secret_and_bare_metal():
     desc["cluster_template"]["server_type"] = "bm"
     assert labels_of(problems(desc)) == ["rdma_ufm_secret"]
     desc["cluster_template"]["labels"]["rdma_ufm_secret"] = "ufm"
-    s = spec.build_spec(desc)
+    s = build(desc)
     assert s.rdma.resource_name == "sriov_ib_vf"
 
 
@@ -290,14 +323,14 @@ def test_node_group_turns_rdma_on_and_off():
     desc = minimal(**dict(RDMA, rdma_mode="none"))
     desc["node_groups"] = [{"name": "fast", "labels": {
         "rdma_mode": "macvlan"}}]
-    s = spec.build_spec(desc)
+    s = build(desc)
     assert [g.rdma.mode for g in s.node_groups] == ["none", "macvlan"]
-    assert s.rdma.mode == "macvlan" and s.rdma.network is None
+    assert s.rdma.mode == "macvlan" and not hasattr(s.rdma, "network")
     assert [g.name for g in s.rdma_node_groups] == ["fast"]
     desc = minimal(**RDMA)
     desc["node_groups"] = [{"name": "plain", "labels": {"rdma_mode":
                                                         "none"}}]
-    s = spec.build_spec(desc)
+    s = build(desc)
     assert [g.name for g in s.rdma_node_groups] == ["default-worker"]
 
 
@@ -310,20 +343,19 @@ def test_rdma_groups_must_share_one_mode():
 
 
 def test_gpu_direct_rdma_follows_gpu_and_rdma():
-    s = spec.build_spec(minimal(gpu_operator_enabled="true", **RDMA))
-    assert s.gpu_direct_rdma_enabled is True
-    s = spec.build_spec(minimal(gpu_operator_enabled="true"))
-    assert s.gpu_direct_rdma_enabled is False
+    s = build(minimal(gpu_operator_enabled="true", **RDMA))
+    assert s.gpu.direct_rdma is True
+    s = build(minimal(gpu_operator_enabled="true"))
+    assert s.gpu.direct_rdma is False
     found = problems(minimal(gpu_direct_rdma_enabled="true"))
     assert labels_of(found) == ["gpu_direct_rdma_enabled"]
 
 
 def test_deprecated_label_name_accepted():
-    s = spec.build_spec(minimal(etcd_volume_size="15"))
-    assert s.etcd.size == 15
-    s = spec.build_spec(minimal(etcd_volume_size="15",
-                                etcd_blockdevice_size="25"))
-    assert s.etcd.size == 25
+    s = build(minimal(etcd_volume_size="15"))
+    assert s.storage.etcd.size == 15
+    s = build(minimal(etcd_volume_size="15", etcd_blockdevice_size="25"))
+    assert s.storage.etcd.size == 25
 
 
 @pytest.mark.parametrize("desc", [None, [], {"cluster_template": []},
@@ -339,9 +371,9 @@ def test_missing_flavor_and_image():
     assert labels_of(problems(desc)) == ["flavor_id", "image_id"]
 
 
-def _label_reads():
-    """String literals passed to ``label(...)`` or ``r(...)`` in spec."""
-    tree = ast.parse((ROOT / "magnum_capi_rdma" / "spec.py").read_text())
+def _label_reads(path):
+    """String literals passed to ``label(...)`` and friends in *path*."""
+    tree = ast.parse(path.read_text())
     names = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
@@ -350,17 +382,50 @@ def _label_reads():
         called = (func.attr if isinstance(func, ast.Attribute)
                   else getattr(func, "id", None))
         first = node.args[0]
-        if called in ("label", "r") and isinstance(first, ast.Constant) \
-                and isinstance(first.value, str):
+        if called in ("label", "source", "is_set", "source_for") and \
+                isinstance(first, ast.Constant) and \
+                isinstance(first.value, str):
             names.add(first.value)
     return names
 
 
+FEATURES_DIR = ROOT / "magnum_capi_rdma" / "features"
+
+
 def test_every_label_read_is_declared_and_every_declared_label_read():
-    reads = _label_reads()
+    reads = set()
+    for path in FEATURES_DIR.glob("*.py"):
+        reads |= _label_reads(path)
     assert reads, "the scan found no label reads"
-    assert reads - set(labels.LABELS) == set()
-    assert set(labels.LABELS) - reads == set()
+    assert reads - set(features.LABELS) == set()
+    assert set(features.LABELS) - reads == set()
+
+
+def test_a_label_is_read_only_by_the_module_that_declares_it():
+    """"Where does label X go?" is one file: its owner's."""
+    for path in FEATURES_DIR.glob("*.py"):
+        if path.name.startswith("_"):
+            continue
+        owned = {name for name, label in features.LABELS.items()
+                 if label.module == path.stem}
+        assert _label_reads(path) <= owned, path.name
+    for path in (ROOT / "magnum_capi_rdma").rglob("*.py"):
+        if path.parent == FEATURES_DIR:
+            continue
+        assert not _label_reads(path), path
+        assert not re.search(r"LABELS\[['\"]", path.read_text()), path
+
+
+def test_reading_a_label_of_another_feature_fails():
+    class Thief(object):
+        __name__ = "magnum_capi_rdma.features.thief"
+        LABELS = ()
+
+    builder = spec._Builder(example("minimal"), None, None)
+    builder.load()
+    ctx = spec.FeatureContext(builder, Thief)
+    with pytest.raises(AssertionError, match="owned by kubernetes"):
+        ctx.label("kube_tag")
 
 
 def test_values_and_manifests_do_not_read_labels():
@@ -379,9 +444,9 @@ def test_floating_ip_precedence():
     desc = example("minimal")
     desc["cluster_template"]["floating_ip_enabled"] = True
     desc["cluster"]["floating_ip_enabled"] = False
-    assert spec.build_spec(desc).master_lb_floating_ip_enabled is False
+    assert build(desc).loadbalancer.floating_ip is False
     desc["cluster"]["labels"] = {"master_lb_floating_ip_enabled": "true"}
-    assert spec.build_spec(desc).master_lb_floating_ip_enabled is True
+    assert build(desc).loadbalancer.floating_ip is True
 
 
 def test_unsupported_network_driver_named():
@@ -397,3 +462,43 @@ def test_problem_lines_say_field_or_label():
     lines = sorted(str(p) for p in problems(desc))
     assert lines[0].startswith("cluster: field master_count = 2")
     assert lines[1].startswith("template: label rdma_hca_max = 'x'")
+
+
+def test_ib_sriov_refused_unless_the_site_images_carry_its_cni():
+    settings = dict(RDMA, rdma_mode="ib-sriov", rdma_ufm_secret="ufm")
+    desc = minimal(**settings)
+    desc["cluster_template"]["server_type"] = "bm"
+    found = problems(desc, options={})
+    assert labels_of(found) == ["rdma_mode"]
+    text = str(found[0])
+    assert "ib_sriov_cni_in_image" in text
+    assert "network-operator 26.1.1" in text
+    assert build(desc).rdma.mode == "ib-sriov"
+
+
+@pytest.mark.parametrize("raw,emitted", [
+    ("0x0a12", "0x0a12"), ("0xA12", "0x0a12"), ("0X7FFF", "0x7fff"),
+    ("0x1", "0x0001"), ("0x00007fff", "0x7fff")])
+def test_pkey_emitted_in_the_form_ib_kubernetes_parses(raw, emitted):
+    settings = dict(RDMA, rdma_mode="ib-sriov", rdma_ufm_secret="ufm",
+                    rdma_pkey=raw)
+    desc = minimal(**settings)
+    desc["cluster_template"]["server_type"] = "bm"
+    assert build(desc).rdma.pkey == emitted
+
+
+@pytest.mark.parametrize("raw", [
+    "0x8000", "0xffff", "0x0", "0x0000", "a12", "0a12", "12", "0x",
+    "0xg1", "-0x1", "0x1 ", "0x100000000"])
+def test_pkey_outside_what_ib_kubernetes_accepts_is_refused(raw):
+    settings = dict(RDMA, rdma_mode="ib-sriov", rdma_ufm_secret="ufm",
+                    rdma_pkey=raw)
+    desc = minimal(**settings)
+    desc["cluster_template"]["server_type"] = "bm"
+    if raw.strip() != raw:
+        desc["cluster_template"]["labels"]["rdma_pkey"] = "0x8000 "
+    found = problems(desc)
+    assert labels_of(found) == ["rdma_pkey"]
+    text = str(found[0])
+    assert "ib-kubernetes (network-operator 26.1.1)" in text
+    assert "0x7fff" in text

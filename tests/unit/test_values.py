@@ -18,9 +18,9 @@ import json
 
 import pytest
 
+from magnum_capi_rdma.features import networking
 from magnum_capi_rdma import spec
 from magnum_capi_rdma import values
-from magnum_capi_rdma.values import networking
 
 UUID = "5a1b0c9e-7f43-4c55-9d8e-3b2f6a1c0d11"
 
@@ -42,7 +42,8 @@ def render(template_labels=None, groups=None, **template_fields):
     desc["cluster_template"]["labels"].update(template_labels or {})
     desc["cluster_template"].update(template_fields)
     desc["node_groups"] = groups or []
-    return values.build_values(spec.build_spec(desc), "c1-creds")
+    return values.build_values(spec.build_spec(
+        desc, None, {"ib_sriov_cni_in_image": True}), "c1-creds")
 
 
 def group(vals, name):
@@ -127,8 +128,8 @@ def test_address_pairs_port():
 
 
 def test_no_ports_without_extra_networks():
-    assert networking.ports(spec.build_spec(
-        copy.deepcopy(BASE)).node_groups[0]) is None
+    built = spec.build_spec(copy.deepcopy(BASE))
+    assert networking.ports(built, built.node_groups[0]) is None
 
 
 def test_node_group_fields():
@@ -265,7 +266,10 @@ def test_network_operator_release():
     op = render(dict(RDMA, rdma_mode="macvlan"))["addons"][
         "mellanoxNetworkOperator"]
     assert op["release"]["namespace"] == "network-operator"
-    assert op["release"]["values"] == {"deployCR": False}
+    # The chart of the release whose component images the policy names;
+    # no values (deployCR has not existed since network-operator 24.10).
+    assert op["chart"] == {"version": "26.1.1"}
+    assert "values" not in op["release"]
 
 
 def test_values_are_plain_data():

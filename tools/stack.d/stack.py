@@ -44,6 +44,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+# The development package (test bed, Cluster API simulator): run from this
+# checkout with REPO on PYTHONPATH, never installed with the driver.
+DEV = "magnum_capi_rdma_dev"
 HOST = "127.0.0.1"
 REGION = "RegionOne"
 IMAGE = {"name": "ubuntu-jammy-kube-v1.31.4", "os_distro": "ubuntu",
@@ -137,6 +140,15 @@ def running_pid(name):
     if pid and _start_time(pid) == started:
         return pid
     return None
+
+
+def dev_env(extra=None):
+    """``extra`` plus a PYTHONPATH that starts with the checkout (DEV)."""
+    paths = [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(
+        os.pathsep) if p and p != REPO]
+    env = dict(extra or {})
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 def spawn(name, argv, env=None, cwd=None):
@@ -1018,27 +1030,26 @@ class Stack(object):
 
     # -- management cluster + simulator
     def start_mgmt(self):
-        if not os.path.exists(os.path.join(REPO, "tests", "bed",
-                                           "__main__.py")):
-            log("management cluster: skipped (tests/bed is not there)")
+        if not _bed_available():
+            log("management cluster: skipped (magnum_capi_rdma_dev/bed is "
+                "not there)")
             return
-        env = {"MAGNUM_CAPI_RDMA_BIN": self.bindir,
-               "PATH": self.bindir + os.pathsep + os.environ["PATH"]}
-        run([self.bin("python"), "-m", "tests.bed", "up", "--crds",
+        env = dev_env({"MAGNUM_CAPI_RDMA_BIN": self.bindir,
+                       "PATH": self.bindir + os.pathsep + os.environ["PATH"]})
+        run([self.bin("python"), "-m", DEV + ".bed", "up", "--crds",
              "--rbac", "--state", path("mgmt")],
-            "management cluster (python -m tests.bed up)", env=env, cwd=REPO)
+            "management cluster (python -m %s.bed up)" % DEV, env=env,
+            cwd=REPO)
         log("management cluster up: %s" % path("mgmt", "kubeconfig"))
         if running_pid("simulator"):
             return
-        simulator = os.path.join(REPO, "magnum_capi_rdma", "simulator",
-                                 "__main__.py")
+        simulator = os.path.join(REPO, DEV, "simulator", "__main__.py")
         if not os.path.exists(simulator):
-            log("simulator: skipped (magnum_capi_rdma.simulator has no "
-                "__main__)")
+            log("simulator: skipped (%s.simulator has no __main__)" % DEV)
             return
-        spawn("simulator", [self.bin("python"), "-m",
-                            "magnum_capi_rdma.simulator", "--kubeconfig",
-                            path("mgmt", "kubeconfig"), "--install-crds"],
+        spawn("simulator", [self.bin("python"), "-m", DEV + ".simulator",
+                            "--kubeconfig", path("mgmt", "kubeconfig"),
+                            "--install-crds"],
               env=env, cwd=REPO)
 
     def _check_free(self, name):
@@ -1330,7 +1341,7 @@ def print_status():
 
 
 def _bed_available():
-    return os.path.exists(os.path.join(REPO, "tests", "bed", "__main__.py"))
+    return os.path.exists(os.path.join(REPO, DEV, "bed", "__main__.py"))
 
 
 def mgmt_state():
@@ -1341,9 +1352,10 @@ def mgmt_state():
     if not os.path.isdir(path("mgmt")):
         return "down"
     result = subprocess.run(
-        [os.path.join(venv, "bin", "python"), "-m", "tests.bed", "status",
-         "--state", path("mgmt")], cwd=REPO, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [os.path.join(venv, "bin", "python"), "-m", DEV + ".bed", "status",
+         "--state", path("mgmt")], cwd=REPO, env=dict(os.environ,
+                                                      **dev_env()),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return "up" if result.returncode == 0 else "down"
 
 
@@ -1396,12 +1408,13 @@ def _stop_mgmt():
     if not (os.path.isdir(path("mgmt")) and venv and _bed_available()):
         return
     result = subprocess.run(
-        [os.path.join(venv, "bin", "python"), "-m", "tests.bed", "down",
-         "--state", path("mgmt")], cwd=REPO, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
+        [os.path.join(venv, "bin", "python"), "-m", DEV + ".bed", "down",
+         "--state", path("mgmt")], cwd=REPO, env=dict(os.environ,
+                                                      **dev_env()),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode:
-        log("tests.bed down exited %d: %s" % (result.returncode,
-                                              result.stderr.strip()[-300:]))
+        log("%s.bed down exited %d: %s" % (DEV, result.returncode,
+                                           result.stderr.strip()[-300:]))
     else:
         log("stopped the management cluster")
 
