@@ -188,10 +188,8 @@ def _describe_group(ng, cluster_labels, stored_labels):
     if field(ng, "node_labels") and "node_labels" not in own:
         own["node_labels"] = dict(ng.node_labels)
     if field(ng, "node_taints") and "node_taints" not in own:
-        own["node_taints"] = ",".join(
-            "%s=%s:%s" % (t.get("key") or "", t.get("value") or "",
-                          t.get("effect") or "NoSchedule")
-            for t in ng.node_taints)
+        # As Magnum stores them (mappings); the taints parser reads them.
+        own["node_taints"] = [dict(t) for t in ng.node_taints]
     return {
         "name": ng.name,
         "role": ng.role,
@@ -217,9 +215,36 @@ def site_spec(desc, conf=CONF):
 
 
 def chart_values(spec, release, secret_name=None):
-    """The chart values of a release (what Helm installs)."""
+    """The chart values of a release (what Helm installs).
+
+    Names of OpenStack resources are as Magnum has them; the driver then
+    gives the chart the external network's ID
+    (:func:`with_external_network_id`), which ``render`` (offline) cannot.
+    """
     return values_mod.build_values(
         spec, secret_name or credentials_secret_name(release))
+
+
+def with_external_network_id(context, values):
+    """``values`` with the external network named by its ID (in place).
+
+    Magnum's ``external_network_id`` may be a name (``public``); the chart
+    (openstack-cluster 0.27.0) writes ``clusterNetworking.externalNetworkId``
+    into the OpenStackCluster's ``spec.externalNetwork.id``, which CAPO
+    v0.14.6's schema accepts only as a UUID: the API server refuses the
+    object, so the install fails. A name is looked up in Neutron as
+    Magnum's own drivers do (``magnum.common.neutron``: the external
+    network of that name, exactly one); an ID is kept as it is.
+    """
+    from magnum.common import neutron
+    from oslo_utils import uuidutils
+
+    networking = values.get("clusterNetworking") or {}
+    network = networking.get("externalNetworkId")
+    if network and not uuidutils.is_uuid_like(network):
+        networking["externalNetworkId"] = neutron.get_external_network_id(
+            context, network)
+    return values
 
 
 def build_spec(cluster, template=None, node_groups=None, exclude=()):
@@ -231,5 +256,4 @@ def build_spec(cluster, template=None, node_groups=None, exclude=()):
         return site_spec(desc)
     except spec_mod.InvalidSpec as exc:
         raise errors.InvalidClusterLabels(
-            err="Invalid cluster configuration: " +
-            "; ".join(str(p) for p in exc.problems))
+            err=spec_mod.summary(exc.problems))

@@ -34,6 +34,7 @@ from magnum_capi_rdma import contract
 from magnum_capi_rdma import errors
 from magnum_capi_rdma import magnum_objects as mo
 from magnum_capi_rdma.services import credentials
+from magnum_capi_rdma import spec as spec_mod
 
 CONF = cfg.CONF
 
@@ -104,6 +105,9 @@ class Converge(object):
 
     def create(self, context, cluster, spec, timeout_minutes):
         cluster.status_reason = "Installing the cluster's Helm release"
+        if spec.ignored_labels:
+            # [capi_rdma] unknown_labels = warn: accepted, and said so.
+            cluster.status_reason += "; " + ignored_text(spec)
         self._install(context, cluster, spec, CREATE,
                       timeout_minutes or CONF.capi_rdma.default_create_timeout,
                       what="a create")
@@ -145,7 +149,9 @@ class Converge(object):
                 if not self.kube.namespace_exists(namespace):
                     return
                 self._runtime.helm.uninstall(release, namespace)
-            except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+            except (helm_adapter.HelmError, kube_adapter.KubeError,
+                    magnum_exception.ExternalNetworkNotFound,
+                    magnum_exception.Conflict) as exc:
                 raise errors.ClusterOperationFailed(reason=str(exc))
             finally:
                 self._runtime.observer.invalidate()
@@ -217,7 +223,8 @@ class Converge(object):
                 certs_adapter.write_ca_secrets(
                     self.kube, namespace, release, context, cluster,
                     mo.ownership_labels(cluster))
-                values = mo.chart_values(spec, release)
+                values = mo.with_external_network_id(
+                    context, mo.chart_values(spec, release))
                 if lock.lost:
                     raise errors.ClusterOperationFailed(
                         reason="Lost the operation lock of cluster %s (the "
@@ -226,7 +233,9 @@ class Converge(object):
                 self._runtime.helm.install_or_upgrade(
                     release, namespace, values,
                     spec.chart_version or CONF.capi_rdma.chart_version)
-            except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
+            except (helm_adapter.HelmError, kube_adapter.KubeError,
+                    magnum_exception.ExternalNetworkNotFound,
+                    magnum_exception.Conflict) as exc:
                 raise errors.ClusterOperationFailed(reason=str(exc))
             finally:
                 self._runtime.observer.invalidate()
@@ -257,3 +266,13 @@ class Converge(object):
             raise errors.ClusterBusy(
                 reason="Cluster %s is %s now; not resuming its create" % (
                     cluster.name or cluster.uuid, fresh.status))
+
+
+def ignored_text(spec, limit=20):
+    """Which unknown labels the site let through without reading them."""
+    names = sorted({name for _, name in spec.ignored_labels})
+    shown = ", ".join(spec_mod.show_name(n) for n in names[:limit])
+    more = " and %d more" % (len(names) - limit) if len(names) > limit \
+        else ""
+    return ("ignored labels this driver does not read: %s%s "
+            "([capi_rdma] unknown_labels = warn)" % (shown, more))

@@ -19,6 +19,7 @@ import pytest
 
 from magnum_capi_rdma import contract
 from magnum_capi_rdma import magnum_objects
+from magnum_capi_rdma import spec
 from magnum_capi_rdma.services import credentials
 from magnum_capi_rdma.services import resize
 
@@ -82,8 +83,25 @@ def test_describe_turns_magnum_node_labels_and_taints_into_labels():
                                "effect": "NoSchedule"}])]
     desc = magnum_objects.describe(cluster(groups))
     labels = desc["node_groups"][0]["labels"]
+    # Magnum's taints go on as mappings: no text form parsed back.
     assert labels == {"node_labels": {"a": "b"},
-                      "node_taints": "k=:NoSchedule"}
+                      "node_taints": [{"key": "k", "value": None,
+                                       "effect": "NoSchedule"}]}
+
+
+def test_magnum_taints_become_the_node_groups_taints():
+    groups = [ng("gpu", node_taints=[
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"},
+        {"key": "dedicated", "value": None, "effect": "NoExecute"}])]
+    desc = magnum_objects.describe(cluster(groups))
+    desc["cluster_template"]["labels"] = {"kube_tag": "v1.33.1"}
+    desc["cluster_template"].update(image_id="img", master_flavor_id="m",
+                                    flavor_id="f")
+    desc["cluster"]["name"] = "c"
+    built = spec.build_spec(desc)
+    assert built.node_group("gpu").placement.taints == (
+        ("nvidia.com/gpu", "true", "NoSchedule"),
+        ("dedicated", "", "NoExecute"))
 
 
 def test_group_name_of_default_rows():
