@@ -28,11 +28,13 @@ from magnum.objects import fields
 
 from magnum_capi_rdma import errors
 from magnum_capi_rdma import magnum_objects as mo
+from magnum_capi_rdma.services import certificates
 from magnum_capi_rdma.services import converge
 from magnum_capi_rdma.services import credentials
 from magnum_capi_rdma.services import monitor
 from magnum_capi_rdma.services import resize
 from magnum_capi_rdma.services import runtime
+from magnum_capi_rdma.services import selftest
 from magnum_capi_rdma.services import status_sync
 from magnum_capi_rdma.services import upgrade
 
@@ -111,10 +113,15 @@ class Driver(magnum_driver.Driver):
             "the deletion of node group %s" % nodegroup.name)
 
     def delete_cluster(self, context, cluster):
+        # An RDMA self-test in flight: its pods go before the cluster.
+        selftest.SelfTest(runtime.shared().kube).stop(cluster)
         self._converge().delete(cluster)
 
     def rotate_credential(self, context, cluster):
         self._converge().rotate_credentials(context, cluster)
+
+    def rotate_ca_certificate(self, context, cluster):
+        certificates.refuse_ca_rotation(context, cluster)
 
     def create_federation(self, context, federation):
         raise NotImplementedError("Federation is not supported")

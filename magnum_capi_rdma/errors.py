@@ -32,6 +32,12 @@ class ClusterBusy(ClusterOperationFailed):
     code = 409
 
 
+class OperationNotSupported(magnum_exception.NotSupported):
+    """A Magnum operation this driver refuses on purpose (HTTP 400)."""
+
+    message = "%(reason)s"
+
+
 def short(exc, limit=300):
     """The first line of an error, at most ``limit`` characters."""
     text = str(exc).strip().splitlines()

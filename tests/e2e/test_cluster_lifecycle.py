@@ -281,6 +281,32 @@ def test_two_projects_do_not_see_or_collide(openstack_stack, cluster,
                             template, project="demo2", check=False)
 
 
+def test_ca_rotation_is_refused_and_the_ca_kept(
+        openstack_stack, cluster, mgmt):
+    """Cluster API cannot rotate a cluster's CA: refused, nothing changed.
+
+    Magnum makes new CAs before it asks the driver; the driver puts the
+    cluster's references back, so ``coe ca show`` still shows the CA the
+    cluster's API server was made with.
+    """
+    uuid_ = show(openstack_stack, cluster, "demo")["uuid"]
+    before = openstack_stack.run("coe", "ca", "show", cluster,
+                                 project="demo").stdout
+    assert "BEGIN CERTIFICATE" in before
+    namespace, release = mgmt.release_of(uuid_)
+    refused = openstack_stack.run("coe", "ca", "rotate", cluster,
+                                  project="demo", check=False)
+    assert refused.returncode != 0
+    message = " ".join((refused.stdout + refused.stderr).split())
+    assert "Cluster API does not rotate" in message, message
+    assert "Traceback" not in message
+    after = openstack_stack.run("coe", "ca", "show", cluster,
+                                project="demo").stdout
+    assert after == before
+    # The workload cluster's CA Secret is the one Magnum still shows.
+    assert mgmt.ca_pem(namespace, release) in after
+
+
 def test_delete_leaves_nothing_behind(openstack_stack, cluster, mgmt,
                                       user_ids):
     shown = show(openstack_stack, cluster, "demo")

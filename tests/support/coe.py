@@ -117,6 +117,12 @@ class Management(object):
         return [s.metadata.name for s in self.core.list_namespaced_secret(
             namespace, label_selector="owner=helm,name=%s" % release).items]
 
+    def ca_pem(self, namespace, release):
+        """The cluster CA certificate Cluster API uses (``<release>-ca``)."""
+        secret = self.core.read_namespaced_secret("%s-ca" % release,
+                                                  namespace)
+        return base64.b64decode(secret.data["tls.crt"]).decode().strip()
+
     def namespace_names(self):
         return {ns.metadata.name for ns in self.core.list_namespace().items}
 
