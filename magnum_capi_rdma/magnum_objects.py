@@ -28,6 +28,7 @@ time.
 import re
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from magnum_capi_rdma import conf as capi_conf
 from magnum_capi_rdma import contract
@@ -35,13 +36,16 @@ from magnum_capi_rdma import spec as spec_mod
 from magnum_capi_rdma import values as values_mod
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 #: The fields of Magnum's objects a description carries.
 TEMPLATE_FIELDS = ("image_id", "keypair_id", "external_network_id",
                    "fixed_network", "fixed_subnet", "dns_nameserver",
                    "master_flavor_id", "flavor_id", "master_lb_enabled",
                    "floating_ip_enabled", "cluster_distro", "server_type",
-                   "network_driver", "volume_driver", "docker_volume_size")
+                   "network_driver", "volume_driver", "docker_volume_size",
+                   "http_proxy", "https_proxy", "no_proxy",
+                   "insecure_registry")
 CLUSTER_FIELDS = ("name", "uuid", "project_id", "master_count",
                   "node_count", "flavor_id", "master_flavor_id", "keypair",
                   "fixed_network", "fixed_subnet", "floating_ip_enabled",
@@ -159,6 +163,7 @@ def describe(cluster, template=None, node_groups=None, exclude=()):
     desc["cluster_template"]["labels"] = dict(
         field(template, "labels") or {})
     desc["cluster"]["labels"] = cluster_labels
+    _look_up_openstack(desc)
     for ng in node_groups:
         if ng.uuid in exclude or ng.name in exclude:
             continue
@@ -176,6 +181,80 @@ def describe(cluster, template=None, node_groups=None, exclude=()):
         desc["node_groups"].append(
             _describe_group(ng, cluster_labels, stored_labels))
     return desc
+
+
+def _look_up_openstack(desc):
+    """What the description needs from Neutron and Glance.
+
+    The chart wants the external network's UUID (CAPO's OpenStackCluster
+    takes only an id), so a name is resolved as magnum-capi-helm does.
+    Without ``kube_tag`` anywhere, the Kubernetes version comes from the
+    image's ``kube_version`` property. Failures leave the description as
+    it is: the spec then says what is missing, in words.
+    """
+    template = desc["cluster_template"]
+    network = template.get("external_network_id")
+    if network and not _UUID.match(str(network)):
+        template["external_network_id"] = LOOKUP.external_network_id(
+            network) or network
+    labels = dict(template.get("labels") or {})
+    labels.update(desc["cluster"].get("labels") or {})
+    if not labels.get("kube_tag") and template.get("image_id") and (
+            not capi_conf.site_label_defaults().get("kube_tag")):
+        properties = LOOKUP.image_properties(template["image_id"])
+        if properties:
+            template["image_properties"] = properties
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+class OpenStackLookup(object):
+    """Neutron and Glance reads, with Magnum's admin context."""
+
+    def _context(self):
+        from magnum.common import context as magnum_context
+        return magnum_context.make_admin_context()
+
+    def external_network_id(self, name):
+        from magnum.common import neutron
+        try:
+            return neutron.get_external_network_id(self._context(), name)
+        except Exception as exc:
+            LOG.warning("External network %r not resolved: %s", name,
+                        errors_short(exc))
+            return None
+
+    def image_properties(self, image):
+        from magnum.common import clients
+        try:
+            glance = clients.OpenStackClients(self._context()).glance()
+            found = glance.images.get(image)
+        except Exception as exc:
+            LOG.warning("Image %r not read: %s", image, errors_short(exc))
+            return None
+        version = found.get("kube_version") if hasattr(found, "get") \
+            else getattr(found, "kube_version", None)
+        return {"kube_version": version} if version else None
+
+
+def errors_short(exc, limit=200):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: Replaced in tests and by the render command (no cloud to ask).
+LOOKUP = OpenStackLookup()
+
+
+class NoLookup(object):
+    """For descriptions read from a file: nothing is looked up."""
+
+    def external_network_id(self, name):
+        return None
+
+    def image_properties(self, image):
+        return None
 
 
 def _describe_group(ng, cluster_labels, stored_labels):
@@ -215,36 +294,9 @@ def site_spec(desc, conf=CONF):
 
 
 def chart_values(spec, release, secret_name=None):
-    """The chart values of a release (what Helm installs).
-
-    Names of OpenStack resources are as Magnum has them; the driver then
-    gives the chart the external network's ID
-    (:func:`with_external_network_id`), which ``render`` (offline) cannot.
-    """
+    """The chart values of a release (what Helm installs)."""
     return values_mod.build_values(
         spec, secret_name or credentials_secret_name(release))
-
-
-def with_external_network_id(context, values):
-    """``values`` with the external network named by its ID (in place).
-
-    Magnum's ``external_network_id`` may be a name (``public``); the chart
-    (openstack-cluster 0.27.0) writes ``clusterNetworking.externalNetworkId``
-    into the OpenStackCluster's ``spec.externalNetwork.id``, which CAPO
-    v0.14.6's schema accepts only as a UUID: the API server refuses the
-    object, so the install fails. A name is looked up in Neutron as
-    Magnum's own drivers do (``magnum.common.neutron``: the external
-    network of that name, exactly one); an ID is kept as it is.
-    """
-    from magnum.common import neutron
-    from oslo_utils import uuidutils
-
-    networking = values.get("clusterNetworking") or {}
-    network = networking.get("externalNetworkId")
-    if network and not uuidutils.is_uuid_like(network):
-        networking["externalNetworkId"] = neutron.get_external_network_id(
-            context, network)
-    return values
 
 
 def build_spec(cluster, template=None, node_groups=None, exclude=()):

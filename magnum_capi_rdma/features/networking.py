@@ -16,6 +16,7 @@ servers, and the ports of node groups."""
 
 import dataclasses
 import ipaddress
+import re
 
 from magnum_capi_rdma.features import rdma
 from magnum_capi_rdma import labels
@@ -110,6 +111,11 @@ class Networking:
     service_domain: str = CHART_SERVICE_DOMAIN
 
 
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}$")
+
+
 def _dns(ctx):
     value = ctx.template.get("dns_nameserver")
     if not value:
@@ -151,9 +157,14 @@ def cluster_part(ctx):
         ctx.problem("fixed_subnet", fixed_subnet, "",
                     "a fixed subnet needs its fixed network",
                     where="template")
+    external = ctx.text_field(t, "external_network_id", "template")
+    if external and not _UUID.match(external):
+        ctx.problem("external_network_id", external, "the UUID of an "
+                    "external Neutron network (CAPO takes only an id; the "
+                    "driver looks a name up in Neutron, and this one was "
+                    "not found there)", where="template")
     networking = Networking(
-        external_network=ctx.text_field(t, "external_network_id",
-                                        "template"),
+        external_network=external,
         fixed_network=fixed_network, fixed_subnet=fixed_subnet,
         fixed_subnet_cidr=ctx.label("fixed_subnet_cidr"),
         dns_nameservers=_dns(ctx),

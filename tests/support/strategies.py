@@ -138,7 +138,9 @@ def descriptions(draw):
     desc = {
         "cluster_template": {
             "image_id": "ubuntu-2404", "keypair_id": "ops-key",
-            "external_network_id": "public", "master_flavor_id": "m1.medium",
+            "external_network_id":
+            "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
+            "master_flavor_id": "m1.medium",
             "flavor_id": "m1.large", "labels": template_labels,
         },
         "cluster": {"name": draw(st.just("demo") if clean else st.one_of(

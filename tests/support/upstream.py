@@ -398,7 +398,8 @@ class WorkloadCluster(object):
         from kubernetes import config
 
         began = time.monotonic()
-        self.bed.start()
+        # Bounded by /readyz; a loaded machine can take over 30 s.
+        self.bed.start(timeout=180)
         self.api_client = config.new_client_from_config(self.bed.kubeconfig)
         self.kube = Kube(self.api_client)
         self._install_crds()
@@ -664,7 +665,7 @@ def description(rdma_mode=None, gpu=False, **labels):
         "cluster_template": {
             "image_id": "ubuntu-2404-kube-v1.33.1",
             "keypair_id": "ops-key",
-            "external_network_id": "public",
+            "external_network_id": "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
             "master_flavor_id": "m1.medium",
             "flavor_id": "m1.large",
             "labels": template_labels,

@@ -19,9 +19,9 @@ import pytest
 
 from magnum_capi_rdma import contract
 from magnum_capi_rdma import magnum_objects
-from magnum_capi_rdma import spec
 from magnum_capi_rdma.services import credentials
 from magnum_capi_rdma.services import resize
+from magnum_capi_rdma import spec
 
 
 def ng(name, role="worker", is_default=False, **kw):
@@ -127,3 +127,54 @@ def test_credential_owners():
     assert credentials.credential_owners(None) == set()
     meta = {"annotations": {contract.OWNERS_ANNOTATION: "u1,u2"}}
     assert credentials.credential_owners(meta) == {"u1", "u2"}
+
+
+class _Lookup(object):
+    def __init__(self, networks=None, images=None):
+        self.networks, self.images, self.asked = networks or {}, \
+            images or {}, []
+
+    def external_network_id(self, name):
+        self.asked.append(("network", name))
+        return self.networks.get(name)
+
+    def image_properties(self, image):
+        self.asked.append(("image", image))
+        return self.images.get(image)
+
+
+def test_describe_resolves_external_network_names_and_image_version(
+        monkeypatch):
+    lookup = _Lookup({"public": "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11"},
+                     {"img": {"kube_version": "v1.34.2"}})
+    monkeypatch.setattr(magnum_objects, "LOOKUP", lookup)
+    c = cluster([])
+    c.cluster_template.external_network_id = "public"
+    desc = magnum_objects.describe(c)
+    template = desc["cluster_template"]
+    assert template["external_network_id"] == (
+        "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11")
+    assert template["image_properties"] == {"kube_version": "v1.34.2"}
+
+
+def test_describe_asks_nothing_it_does_not_need(monkeypatch):
+    lookup = _Lookup()
+    monkeypatch.setattr(magnum_objects, "LOOKUP", lookup)
+    c = cluster([], template_labels={"kube_tag": "v1.33.1"})
+    c.cluster_template.external_network_id = (
+        "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11")
+    magnum_objects.describe(c)
+    assert lookup.asked == []
+
+
+def test_an_unknown_external_network_name_is_refused_in_words(
+        monkeypatch):
+    monkeypatch.setattr(magnum_objects, "LOOKUP", _Lookup())
+    desc = {"cluster_template": {
+        "image_id": "img", "master_flavor_id": "m", "flavor_id": "f",
+        "external_network_id": "nowhere", "labels": {"kube_tag": "v1.33.1"}},
+        "cluster": {"name": "c"}}
+    with pytest.raises(spec.InvalidSpec) as err:
+        spec.build_spec(desc)
+    text = str(err.value)
+    assert "external_network_id" in text and "UUID" in text

@@ -30,6 +30,11 @@ def _resolve(value, params):
     return value
 
 
+def _resolved(network):
+    assert network == "public"
+    return "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11"
+
+
 def test_heat_example_is_a_valid_rdma_cluster():
     with open(HEAT) as f:
         template = yaml.safe_load(f)
@@ -45,7 +50,9 @@ def test_heat_example_is_a_valid_rdma_cluster():
     built = spec.build_spec({
         "cluster_template": {
             "image_id": ct["image"], "keypair_id": ct["keypair"],
-            "external_network_id": ct["external_network"],
+            # A name here; the driver resolves it through Neutron
+            # (magnum_objects.LOOKUP) before the spec, which wants an id.
+            "external_network_id": _resolved(ct["external_network"]),
             "master_flavor_id": ct["master_flavor"],
             "flavor_id": ct["flavor"], "network_driver":
             ct["network_driver"], "master_lb_enabled":

@@ -16,7 +16,8 @@
 Every declared label (and every old name of one), given a valid value
 other than its default (with the labels or fields it needs to mean
 anything), must change what the driver renders (chart values, workload
-manifests or chart version) or be refused naming it. Every label of the
+manifests, chart version or the RDMA self-test's pods and thresholds) or
+be refused naming it. Every label of the
 other Cluster API drivers (tests/support/peers.py) is declared (so covered
 here), or refused, or (with ``[capi_rdma] unknown_labels = warn``) listed
 as ignored in the spec, which the driver reports in status_reason.
@@ -28,6 +29,7 @@ import pytest
 
 from magnum_capi_rdma import features
 from magnum_capi_rdma import manifests
+from magnum_capi_rdma import selftest
 from magnum_capi_rdma import spec
 from magnum_capi_rdma import values
 from tests.support import peers
@@ -37,7 +39,9 @@ SITE = {"unknown_labels": "refuse", "ib_sriov_cni_in_image": True}
 BASE = {
     "cluster_template": {
         "image_id": "ubuntu-2404-kube", "keypair_id": "k",
-        "external_network_id": "public", "master_flavor_id": "m1.medium",
+        "external_network_id":
+        "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
+        "master_flavor_id": "m1.medium",
         "flavor_id": "m1.large", "labels": {"kube_tag": "v1.33.1"},
     },
     "cluster": {"name": "c", "master_count": 1, "node_count": 2},
@@ -174,14 +178,16 @@ CASES = {
     "rdma_pkey": case("0x0a12", IB_SRIOV, fields=BM),
     "rdma_ufm_secret": case("ufm-2", IB_SRIOV, fields=BM, baseline="ufm"),
     "rdma_selftest_enabled": case("true", MACVLAN),
+    "rdma_selftest_min_bandwidth_gbps": case(
+        "180", dict(MACVLAN, rdma_selftest_enabled="true")),
+    "rdma_selftest_max_latency_us": case(
+        "5", dict(MACVLAN, rdma_selftest_enabled="true")),
 }
 
 #: Declared labels that change nothing yet, with the issue that makes
 #: them work; the test expects them to fail (strict: it tells when one
 #: starts to work, so it leaves this list).
-PENDING = {
-    "rdma_selftest_enabled": "issue 15: the RDMA self-test is not run yet",
-}
+PENDING = {}
 
 #: Template fields operators asked for (tests/support/peers.py).
 FIELD_CASES = {
@@ -206,14 +212,20 @@ def description(labels, fields):
 
 
 def rendered(desc, site=SITE):
-    """What the driver renders for *desc*, or the InvalidSpec."""
+    """What the driver renders for *desc*, or the InvalidSpec.
+
+    The chart values, the workload manifests, the chart version and the
+    RDMA self-test (its pods and the thresholds it is judged by).
+    """
     try:
         built = spec.build_spec(desc, site_options=site)
     except spec.InvalidSpec as exc:
         return exc
     return (values.build_values(built, "creds"),
             [m for m in manifests.build_manifests(built)],
-            built.chart_version)
+            built.chart_version,
+            selftest.render(built, selftest.settings(
+                built.rdma, "perftest", [], [], 10.0, 50.0, 600)))
 
 
 def check_changes_or_refused(name, label_name, entry):

@@ -34,7 +34,9 @@ SITE = {"unknown_labels": "refuse", "ib_sriov_cni_in_image": True}
 BASE = {
     "cluster_template": {
         "image_id": "ubuntu-2404-kube", "keypair_id": "k",
-        "external_network_id": "public", "master_flavor_id": "m1.medium",
+        "external_network_id":
+        "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
+        "master_flavor_id": "m1.medium",
         "flavor_id": "m1.large", "labels": {"kube_tag": "v1.33.1"},
     },
     "cluster": {"name": "c", "master_count": 1, "node_count": 2},

@@ -94,7 +94,9 @@ def _base_description(**changes):
     desc = {
         "cluster_template": {
             "image_id": "ubuntu-2404", "keypair_id": "ops-key",
-            "external_network_id": "public", "master_flavor_id": "m1.medium",
+            "external_network_id":
+            "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
+            "master_flavor_id": "m1.medium",
             "flavor_id": "m1.large", "labels": {"kube_tag": "v1.33.1"}},
         "cluster": {"name": "demo", "master_count": 1, "node_count": 1,
                     "labels": {}},
@@ -211,7 +213,9 @@ def test_one_hostile_label_value(name, value, layer):
     desc = {
         "cluster_template": {
             "image_id": "ubuntu-2404", "keypair_id": "ops-key",
-            "external_network_id": "public", "master_flavor_id": "m1.medium",
+            "external_network_id":
+            "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
+            "master_flavor_id": "m1.medium",
             "flavor_id": "m1.large", "labels": {"kube_tag": "v1.33.1",
                                                 "rdma_mode": "macvlan",
                                                 "rdma_network": "n",

@@ -27,7 +27,8 @@ UUID = "5a1b0c9e-7f43-4c55-9d8e-3b2f6a1c0d11"
 BASE = {
     "cluster_template": {
         "image_id": UUID, "flavor_id": "f1", "master_flavor_id": "f0",
-        "keypair_id": "key", "external_network_id": "ext",
+        "keypair_id": "key", "external_network_id":
+        "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11",
         "labels": {"kube_tag": "v1.33.1"},
     },
     "cluster": {"name": "c1", "node_count": 2, "master_count": 3},
@@ -93,7 +94,7 @@ def test_managed_network():
     vals = render({"fixed_subnet_cidr": "10.7.0.0/24"},
                   dns_nameserver="8.8.8.8")
     net = vals["clusterNetworking"]
-    assert net["externalNetworkId"] == "ext"
+    assert net["externalNetworkId"] == "9d3b5b6e-3f7c-4c1e-8b1a-5e2f0c6d7a11"
     assert net["internalNetwork"] == {"nodeCidr": "10.7.0.0/24",
                                       "dnsNameservers": ["8.8.8.8"]}
 
