@@ -16,12 +16,32 @@
 Pure accessors: every one takes a Kubernetes object as a dict (or None)
 and never raises on a missing field. Status, health, the observer and the
 driver's services read objects through these, not through each other.
+
+Both contracts of Cluster API are read. Cluster API 1.13 stores v1beta2
+objects; read at v1beta1 (the default ``*_api_version``), an object has
+the v1beta1 fields and conditions where v1beta1 had them and the v1beta2
+ones under ``status.v1beta2`` (conditions, and the ready / available /
+up-to-date counters, which count differently). Read at v1beta2, it is the
+other way round: the v1beta1 ones are under ``status.deprecated.v1beta1``
+and some fields moved (``initialized`` is ``initialization.
+controlPlaneInitialized``, ``updatedReplicas`` is ``upToDateReplicas``).
+The v1beta1 field or condition is read first; when it is not there, its
+v1beta2 counterpart.
 """
+
+import collections
 
 from magnum_capi_rdma import contract
 
 #: Address types of a machine, in the order Magnum shows them.
 _ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+#: Cluster API's own groups (the ones with a v1beta2 contract).
+CAPI_GROUPS = ("cluster.x-k8s.io", "controlplane.cluster.x-k8s.io",
+               "bootstrap.cluster.x-k8s.io")
+
+#: Replica counters; a field is None when the object does not say.
+Replicas = collections.namedtuple("Replicas",
+                                  "total ready up_to_date available")
 
 
 def metadata(obj):
@@ -49,26 +69,122 @@ def is_deleting(obj):
     return bool(metadata(obj).get("deletionTimestamp"))
 
 
+def is_v1beta2(obj):
+    """The object was read at a v1beta2 version of Cluster API.
+
+    By its ``apiVersion``; without one, by its shape (only v1beta2 objects
+    have ``status.deprecated``).
+    """
+    group, _, version = ((obj or {}).get("apiVersion") or "").partition(
+        "/")
+    if version:
+        return version == "v1beta2" and group in CAPI_GROUPS
+    return "deprecated" in status(obj)
+
+
+def v1beta1_status(obj):
+    """Where the v1beta1 status fields are (``status``, or deprecated)."""
+    if is_v1beta2(obj):
+        return (status(obj).get("deprecated") or {}).get("v1beta1") or {}
+    return status(obj)
+
+
+def v1beta2_status(obj):
+    """Where the v1beta2 status fields are (``status.v1beta2``, or it)."""
+    if is_v1beta2(obj):
+        return status(obj)
+    return status(obj).get("v1beta2") or {}
+
+
 def conditions(obj):
-    return tuple(status(obj).get("conditions") or ())
+    """The v1beta1 conditions (with ``severity``)."""
+    return tuple(v1beta1_status(obj).get("conditions") or ())
 
 
-def condition(obj, ctype):
-    """The condition of type ``ctype`` (a dict), or None."""
+def v1beta2_conditions(obj):
+    """The v1beta2 conditions (``metav1.Condition``)."""
+    return tuple(v1beta2_status(obj).get("conditions") or ())
+
+
+def condition(obj, ctype, v1beta2=None):
+    """The condition of type ``ctype`` (a dict), or None.
+
+    The v1beta1 condition of that type; when the object has none, the
+    v1beta2 condition ``v1beta2`` (the same type when not given: e.g. the
+    Cluster's v1beta1 ``Ready`` is its v1beta2 ``Available``).
+    """
     for cond in conditions(obj):
         if cond.get("type") == ctype:
+            return cond
+    wanted = v1beta2 or ctype
+    for cond in v1beta2_conditions(obj):
+        if cond.get("type") == wanted:
             return cond
     return None
 
 
-def condition_true(obj, ctype):
-    cond = condition(obj, ctype)
+def condition_true(obj, ctype, v1beta2=None):
+    cond = condition(obj, ctype, v1beta2)
     return bool(cond) and cond.get("status") == "True"
+
+
+def _count(fields, key):
+    value = fields.get(key)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def replicas(obj):
+    """:class:`Replicas` of a KubeadmControlPlane or MachineDeployment.
+
+    ``ready`` and ``up_to_date``: the v1beta1 ``readyReplicas`` and
+    ``updatedReplicas`` where the object has them, else the v1beta2
+    ``readyReplicas`` and ``upToDateReplicas``; None when neither says.
+    """
+    first, second = v1beta1_status(obj), v1beta2_status(obj)
+
+    def pick(v1beta1_key, v1beta2_key):
+        found = _count(first, v1beta1_key)
+        return found if found is not None else _count(second, v1beta2_key)
+
+    return Replicas(total=_count(status(obj), "replicas"),
+                    ready=pick("readyReplicas", "readyReplicas"),
+                    up_to_date=pick("updatedReplicas", "upToDateReplicas"),
+                    available=pick("availableReplicas",
+                                   "availableReplicas"))
+
+
+def initialized(control_plane):
+    """The control plane was initialized: True, False or None (unsaid).
+
+    v1beta1 ``status.initialized``; v1beta2 ``status.initialization.
+    controlPlaneInitialized``.
+    """
+    st = status(control_plane)
+    if "initialized" in st:
+        return bool(st["initialized"])
+    found = (st.get("initialization") or {}).get("controlPlaneInitialized")
+    return None if found is None else bool(found)
+
+
+def infrastructure_ready(infra):
+    """An OpenStackCluster is provisioned.
+
+    CAPO 0.14 writes ``status.ready`` (Cluster API's v1beta1 contract) and
+    ``status.initialization.provisioned`` (v1beta2); either says so.
+    """
+    st = status(infra)
+    return bool(st.get("ready") or (st.get("initialization") or {}).get(
+        "provisioned"))
 
 
 def failure(obj):
     """The controller-reported failure of an object, or None."""
-    st = status(obj)
+    st = v1beta1_status(obj)
     message = st.get("failureMessage")
     reason = st.get("failureReason")
     if message or reason:

@@ -166,14 +166,30 @@ timeout_opts = [
         "take (connect and read) before it fails as transient. 0: no "
         "limit.",
     ),
+    cfg.StrOpt(
+        "status_source",
+        default="watch",
+        choices=[("watch", "a cache fed by one watch per kind, shared by "
+                  "every status and health pass of the process: a steady "
+                  "pass makes no request"),
+                 ("list", "one LIST per kind for each status pass (the "
+                  "fallback of watch)")],
+        help="How status and health read the Cluster API objects. With "
+        "watch, each conductor process lists every kind once (paged), then "
+        "watches it; a pass falls back to a LIST when a watch has been "
+        "down longer than status_max_staleness. The driver's identity "
+        "needs list and watch on the kinds (etc/rbac).",
+    ),
     cfg.IntOpt(
         "status_max_staleness",
         default=5,
         min=0,
         help="Seconds: status and health are never computed from observed "
-        "objects older than this. One LIST per kind serves every cluster "
-        "of a status pass; keep it below Magnum's 10 s status period so "
-        "each pass reads fresh objects.",
+        "objects older than this. With status_source=list, a LIST per kind "
+        "serves every cluster of a status pass for this long (keep it "
+        "below Magnum's 10 s status period so each pass reads fresh "
+        "objects); with watch, how long a kind whose watch is reconnecting "
+        "may still be served before passes fall back to a LIST.",
     ),
     cfg.IntOpt(
         "operation_lock_seconds",
@@ -262,11 +278,78 @@ site_opts = [
     ),
 ]
 
+selftest_opts = [
+    cfg.StrOpt(
+        "selftest_image",
+        default="ghcr.io/azimuth-cloud/kube-perftest-perftest:latest",
+        help="Image of the RDMA self-test's pods (rdma_selftest_enabled): "
+        "it must have perftest (ib_write_bw, ib_write_lat), a POSIX "
+        "shell, awk, sed, tail and cut, e.g. Ubuntu with the perftest "
+        "package (kube-perftest's perftest image). Pin a tag or digest, "
+        "ideally in the site's own registry.",
+    ),
+    cfg.ListOpt(
+        "selftest_bandwidth_args",
+        default=["-F", "--report_gbits", "-R", "-s", "1048576", "-n",
+                 "5000"],
+        help="Arguments of ib_write_bw on both pods (the client adds the "
+        "server's address; both add -d and the RDMA device). Keep "
+        "--report_gbits: the result is read in Gbit/s. -R uses the RDMA "
+        "connection manager (addresses on the RDMA network).",
+    ),
+    cfg.ListOpt(
+        "selftest_latency_args",
+        default=["-F", "-R", "-s", "2", "-n", "10000"],
+        help="Arguments of ib_write_lat on both pods.",
+    ),
+    cfg.FloatOpt(
+        "selftest_min_bandwidth_gbps",
+        default=10.0,
+        min=0,
+        help="Lowest average RDMA write bandwidth (Gbit/s) the self-test "
+        "accepts, unless the cluster's rdma_selftest_min_bandwidth_gbps "
+        "label says otherwise. The default only catches a fabric that "
+        "barely works; set the speed of the site's links (e.g. 90 for "
+        "100GbE).",
+    ),
+    cfg.FloatOpt(
+        "selftest_max_latency_us",
+        default=50.0,
+        min=0,
+        help="Highest typical RDMA write latency (microseconds) the "
+        "self-test accepts, unless the rdma_selftest_max_latency_us label "
+        "says otherwise. 0: no limit.",
+    ),
+    cfg.IntOpt(
+        "selftest_timeout",
+        default=600,
+        min=30,
+        help="Seconds a self-test run may take, from its start to the "
+        "client's report (including pulling the image); after that it is "
+        "timed out, its pods are deleted and the cluster is UNHEALTHY "
+        "with what was still pending.",
+    ),
+    cfg.StrOpt(
+        "selftest_rdma_device",
+        default="",
+        help="RDMA device perftest uses in the pods (-d). Empty: the "
+        "device of the pod's RDMA interface (net1), else the first one "
+        "the pod sees.",
+    ),
+    cfg.IntOpt(
+        "selftest_connect_tries",
+        default=15,
+        min=1,
+        help="How often the client tries to reach the server (2 s apart) "
+        "before a test fails.",
+    ),
+]
+
 #: Options the cluster spec depends on (passed to ``spec.build_spec``).
 SITE_OPTIONS = tuple(opt.name for opt in site_opts)
 
 ALL_OPTS = management_opts + chart_opts + api_opts + timeout_opts + (
-    rbac_opts + keystone_opts + site_opts)
+    rbac_opts + keystone_opts + site_opts + selftest_opts)
 
 
 def site_options(conf=cfg.CONF):

@@ -27,6 +27,8 @@ CHART_NODE_GROUP_LABEL = "capi.stackhpc.com/node-group"
 #: ``control-plane`` on the control plane's machines.
 CHART_COMPONENT_LABEL = "capi.stackhpc.com/component"
 CHART_CONTROL_PLANE_COMPONENT = "control-plane"
+#: The name of a release's KubeadmControlPlane (``% release``).
+CHART_CONTROL_PLANE_NAME = "%s-control-plane"
 
 # -- Cluster API --
 CAPI_CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
@@ -54,6 +56,9 @@ MULTUS_NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 OWNER_LABEL = "magnum.openstack.org/managed-by"
 OWNER_VALUE = "magnum-capi-rdma"
 OWNER_SELECTOR = "%s=%s" % (OWNER_LABEL, OWNER_VALUE)
+#: The field manager of the fields the driver applies itself (server-side
+#: apply) on objects the chart renders.
+FIELD_MANAGER = "magnum-capi-rdma"
 CLUSTER_UUID_LABEL = "magnum.openstack.org/cluster-uuid"
 PROJECT_LABEL = "magnum.openstack.org/project-id"
 #: On the cloud credentials Secret: the users whose application

@@ -14,15 +14,17 @@
 """Cluster health from observed objects: a pure function.
 
 Magnum's health monitor stores ``health_status`` (HEALTHY, UNHEALTHY or
-UNKNOWN) and ``health_status_reason`` (a dict). The reason here has one key
-per component, each a short human string, so an operator sees at a glance
-what is wrong.
+UNKNOWN) and ``health_status_reason`` (a dict of strings). The reason here
+has one key per component, each a short human string, so an operator sees
+at a glance what is wrong; the RDMA self-test's entry (``rdma_selftest``)
+is a JSON object in its string, for programs to read too.
 """
 
 import dataclasses
 from typing import Optional
 
 from magnum_capi_rdma import capi
+from magnum_capi_rdma import selftest as selftest_mod
 from magnum_capi_rdma import status as st
 
 HEALTHY = "HEALTHY"
@@ -49,7 +51,7 @@ def _component_text(component):
     return component.progress or "pending"
 
 
-def evaluate(observed, release, node_groups, rdma=None):
+def evaluate(observed, release, node_groups, rdma=None, selftest=None):
     """Return ``(health_status, reason_dict)``.
 
     :param observed: :class:`magnum_capi_rdma.status.Observed`.
@@ -58,6 +60,10 @@ def evaluate(observed, release, node_groups, rdma=None):
         of the cluster.
     :param rdma: optional :class:`RdmaObservation`; None when the cluster
         has no RDMA node group.
+    :param selftest: optional ``(entry, ok)`` of the RDMA self-test
+        (:mod:`magnum_capi_rdma.selftest`): the entry goes under
+        ``rdma_selftest`` as JSON; ``ok`` False makes the cluster
+        UNHEALTHY, None or True leave it as the rest says.
     """
     if observed.cluster is None:
         return UNKNOWN, {"cluster": "no Cluster object for %s" % release}
@@ -66,14 +72,15 @@ def evaluate(observed, release, node_groups, rdma=None):
     healthy = True
 
     api = capi.api_address(observed.cluster)
-    cp_cond = capi.condition(observed.cluster, "ControlPlaneReady")
+    cp_cond = capi.condition(observed.cluster, "ControlPlaneReady",
+                             v1beta2="ControlPlaneAvailable")
     if api and cp_cond and cp_cond.get("status") == "True":
         reason["api"] = "ok (%s)" % api
     else:
         healthy = False
-        reason["api"] = ("unreachable: %s" % (cp_cond or {}).get(
-            "message", "control plane not ready")) if api else \
-            "no API endpoint yet"
+        reason["api"] = ("unreachable: %s" % (
+            (cp_cond or {}).get("message") or "control plane not ready")
+        ) if api else "no API endpoint yet"
 
     components = [st.infrastructure_component(observed),
                   st.control_plane_component(observed)]
@@ -99,6 +106,11 @@ def evaluate(observed, release, node_groups, rdma=None):
         text, ok = _rdma_text(rdma)
         reason["rdma"] = text
         # Unknown RDMA state (None) leaves the health as the rest says.
+        if ok is False:
+            status = UNHEALTHY
+    if selftest is not None and selftest[0] is not None:
+        entry, ok = selftest
+        reason["rdma_selftest"] = selftest_mod.entry_text(entry)
         if ok is False:
             status = UNHEALTHY
     return status, reason

@@ -202,6 +202,8 @@ class Label:
         if kind == "choice":
             return "one of " + ", ".join(self.choices)
         if kind == "integer":
+            if self.pattern_help:
+                return self.pattern_help
             low = "" if self.minimum is None else str(self.minimum)
             high = "" if self.maximum is None else str(self.maximum)
             if low and high:

@@ -229,13 +229,40 @@ class OpenStackLookup(object):
         from magnum.common import clients
         try:
             glance = clients.OpenStackClients(self._context()).glance()
-            found = glance.images.get(image)
+            found = get_image(glance, image)
         except Exception as exc:
             LOG.warning("Image %r not read: %s", image, errors_short(exc))
             return None
-        version = found.get("kube_version") if hasattr(found, "get") \
-            else getattr(found, "kube_version", None)
+        version = image_property(found, "kube_version")
         return {"kube_version": version} if version else None
+
+
+def get_image(glance, image):
+    """An image from the Glance client Magnum hands out, whichever it is.
+
+    Magnum up to 22.x gives python-glanceclient (``images.get``); Magnum
+    23.x gives openstacksdk's image proxy (``get_image``).
+    """
+    if hasattr(glance, "get_image"):
+        return glance.get_image(image)
+    return glance.images.get(image)
+
+
+def image_property(image, name):
+    """A property of an image from either client (None if unset).
+
+    python-glanceclient's image is a mapping of every property;
+    openstacksdk's keeps those it has no attribute for (``kube_version``)
+    in ``properties``, and its ``get`` does not see them.
+    """
+    properties = getattr(image, "properties", None)
+    if isinstance(properties, dict) and properties.get(name) is not None:
+        return properties[name]
+    if hasattr(image, "get"):
+        value = image.get(name)
+        if value is not None:
+            return value
+    return getattr(image, name, None)
 
 
 def errors_short(exc, limit=200):

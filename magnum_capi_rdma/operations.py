@@ -19,6 +19,13 @@ in its project namespace. It carries two things:
 - the **operation record** (annotations): which operation Magnum last
   started (CREATE, UPDATE, DELETE), when, and its timeout in minutes. Status
   passes read it to apply the timeout of the operation in progress;
+- whether **Helm's outcome** of the operation is known (annotation): an
+  operation that installs writes ``started`` when it takes the lock and
+  ``done`` once helm has returned the new revision. A conductor killed
+  in between (with its helm, or leaving helm running) leaves
+  ``started``: a status pass then asks Helm before it declares the
+  operation complete, since Cluster API objects helm made before it died
+  can all be ready while the release's revision is still pending;
 - the **lock** (``spec``): while a conductor runs a driver call on the
   cluster it holds the Lease (``holderIdentity``) and renews it. A second
   call on the same cluster, from any conductor, finds it held and is
@@ -38,6 +45,10 @@ STARTED_KEY = "capi-rdma.magnum.openstack.org/operation-started"
 TIMEOUT_KEY = "capi-rdma.magnum.openstack.org/operation-timeout"
 #: What the holder is doing (for the message a refused caller gets).
 HOLDER_OPERATION_KEY = "capi-rdma.magnum.openstack.org/holder-operation"
+#: Helm's outcome of the operation: HELM_STARTED or HELM_DONE.
+HELM_KEY = "capi-rdma.magnum.openstack.org/helm"
+HELM_STARTED = "started"
+HELM_DONE = "done"
 
 
 def lease_name(release):
@@ -56,6 +67,13 @@ class Record(object):
     renewed: datetime.datetime = None
     duration_seconds: int = None
     resource_version: str = None
+    #: HELM_STARTED, HELM_DONE or None (no installing operation recorded).
+    helm: str = None
+
+    @property
+    def helm_unconfirmed(self):
+        """The operation ran helm and nobody saw helm return."""
+        return self.helm == HELM_STARTED
 
 
 def _time(text):
@@ -97,6 +115,7 @@ def from_lease(lease):
         renewed=_time(spec.get("renewTime") or spec.get("acquireTime")),
         duration_seconds=_int(spec.get("leaseDurationSeconds")),
         resource_version=meta.get("resourceVersion"),
+        helm=annotations.get(HELM_KEY) or None,
     )
 
 
@@ -169,4 +188,6 @@ def record_annotations(record):
            STARTED_KEY: record.started.isoformat()}
     if record.timeout_minutes is not None:
         out[TIMEOUT_KEY] = str(record.timeout_minutes)
+    if record.helm:
+        out[HELM_KEY] = record.helm
     return out

@@ -153,6 +153,10 @@ class Fabric:
     pkey: str = None
     ufm_secret: str = None
     selftest_enabled: bool = False
+    #: Thresholds of the self-test set by labels (None: the site's
+    #: ``[capi_rdma] selftest_*`` options).
+    selftest_min_bandwidth_gbps: int = None
+    selftest_max_latency_us: int = None
     #: Where rdma_ip_range was set (for problems other features find).
     ip_range_where: str = dataclasses.field(default=None, compare=False)
 

@@ -158,6 +158,17 @@ class Component:
                          if part)
 
 
+def _counts(obj):
+    """(ready, up to date, total) replicas of either contract.
+
+    Up to date counts as ready when the object does not say.
+    """
+    found = capi.replicas(obj)
+    ready = found.ready or 0
+    updated = ready if found.up_to_date is None else found.up_to_date
+    return ready, updated, found.total or 0
+
+
 def control_plane_component(observed):
     kcp = observed.control_plane
     if kcp is None:
@@ -168,13 +179,11 @@ def control_plane_component(observed):
     spec = capi.spec(kcp)
     want = _int(spec.get("replicas"), 1)
     st = capi.status(kcp)
-    ready = _int(st.get("readyReplicas"))
-    updated = _int(st.get("updatedReplicas"), ready)
-    total = _int(st.get("replicas"))
+    ready, updated, total = _counts(kcp)
     version_ok = (not spec.get("version") or
                   _strip_v(st.get("version")) == _strip_v(spec.get("version")))
     ok = (ready == want and updated == want and total == want and
-          version_ok and bool(st.get("initialized", True)) and
+          version_ok and capi.initialized(kcp) is not False and
           capi.observed_latest(kcp))
     note = ""
     if not version_ok and ready == want:
@@ -195,9 +204,7 @@ def node_group_component(name, machine_deployment, machines):
     if failure:
         return Component(label, False, failure=failure)
     want = _int(capi.spec(machine_deployment).get("replicas"), 0)
-    ready = _int(st.get("readyReplicas"))
-    updated = _int(st.get("updatedReplicas"), ready)
-    total = _int(st.get("replicas"))
+    ready, updated, total = _counts(machine_deployment)
     ok = (ready == want and updated == want and total == want and
           capi.observed_latest(machine_deployment))
     return Component(label, ok, count=Count(min(ready, want), want))
@@ -246,7 +253,7 @@ def infrastructure_component(observed):
     failure = capi.failure(osc)
     if failure:
         return Component("infrastructure", False, failure=failure)
-    ready = bool(capi.status(osc).get("ready"))
+    ready = capi.infrastructure_ready(osc)
     return Component("infrastructure", ready,
                      "ready" if ready else "pending")
 
@@ -261,8 +268,11 @@ def cluster_component(observed):
         failure = "Cluster %s failed" % capi.name(cluster)
     if failure:
         return Component("cluster", False, failure=failure)
-    ok = all(capi.condition_true(cluster, c) for c in
-             ("InfrastructureReady", "ControlPlaneReady", "Ready"))
+    # v1beta1 conditions, or their v1beta2 counterparts.
+    ok = all(capi.condition_true(cluster, c, v1beta2) for c, v1beta2 in (
+        ("InfrastructureReady", "InfrastructureReady"),
+        ("ControlPlaneReady", "ControlPlaneAvailable"),
+        ("Ready", "Available")))
     return Component("cluster", ok, phase or "Pending")
 
 
@@ -531,6 +541,27 @@ def _fail_in_progress(ng_results):
                                       reason=res.reason or "cluster failed")
         out[name] = res
     return out
+
+
+def held_back(result, view, reason, status=None):
+    """``result`` kept from completing its operation, for ``reason``.
+
+    What the objects say (addresses, versions, counts) stays; the cluster
+    keeps ``status`` (by default its status in ``view``: still in
+    progress). Node groups ``result`` completed go back to their status in
+    the view, or, when ``status`` is a failure, fail with the cluster.
+    """
+    status = status or view.status
+    groups = {}
+    for name, res in result.node_groups.items():
+        if res.status.endswith("_COMPLETE") and not res.delete_row:
+            res = dataclasses.replace(res, status=_ng_status(view, name),
+                                      reason=reason)
+        groups[name] = res
+    if status.endswith("_FAILED"):
+        groups = _fail_in_progress(groups)
+    return dataclasses.replace(result, status=status, reason=reason,
+                               node_groups=groups)
 
 
 def _deleting(observed, view, now):

@@ -31,11 +31,13 @@ def parse(version):
     return tuple(int(x) for x in match.groups())
 
 
-def upgrade_problem(current, target):
+def upgrade_problem(current, target, other_changes=False):
     """Why upgrading from ``current`` to ``target`` is refused, or None.
 
     Kubernetes supports moving one minor version at a time and never
-    backwards; the same version is a no-op that is refused too so that the
+    backwards. The same version is allowed when the upgrade changes
+    something else (``other_changes``: a new machine image, chart or
+    add-on versions); without that it is a no-op, refused so that the
     user learns nothing would happen.
     """
     new = parse(target)
@@ -49,7 +51,11 @@ def upgrade_problem(current, target):
     if new < old:
         return "Downgrading from %s to %s" % (fmt % old, fmt % new)
     if new == old:
-        return "Upgrading to %s, the version it already runs," % (fmt % new)
+        if other_changes:
+            return None
+        return ("Upgrading to %s, the version it already runs, with "
+                "nothing else to change (machine image, chart or add-on "
+                "versions)," % (fmt % new))
     if new[0] != old[0]:
         return "Upgrading across major versions (%s to %s)" % (
             fmt % old, fmt % new)

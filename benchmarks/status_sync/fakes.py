@@ -24,7 +24,9 @@ Imports nothing from either driver: it runs in both virtualenvs.
 
 import datetime
 import json
+import resource
 import sys
+import time
 
 
 class FakeTemplate(object):
@@ -33,7 +35,9 @@ class FakeTemplate(object):
         self.labels = dict(labels)
         self.image_id = "ubuntu-2404-kube-v1.33.1"
         self.keypair_id = "bench"
-        self.external_network_id = "public"
+        # By UUID: a name makes this driver's spec look it up in Neutron
+        # (no Neutron here), magnum-capi-helm's only at create.
+        self.external_network_id = "4c0a61e5-47b5-4b5e-9d3a-3e1a2f0b7c11"
         self.fixed_network = None
         self.fixed_subnet = None
         self.dns_nameserver = "8.8.8.8"
@@ -146,12 +150,27 @@ def summary(clusters, health):
     return out
 
 
-def wait_for_go():
-    """Tell run.py the warm-up is done; wait until it has read /metrics."""
-    sys.stdout.write("ready\n")
+def wait_for_go(phase="ready"):
+    """Tell run.py a phase is done; wait until it has read /metrics."""
+    sys.stdout.write(phase + "\n")
     sys.stdout.flush()
     if sys.stdin.readline().strip() != "go":
         raise SystemExit("run.py did not say go")
+
+
+def maxrss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def timed(func, *args):
+    """(result, wall seconds, CPU seconds) of ``func(*args)``."""
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    result = func(*args)
+    wall = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    return result, wall, (cpu1.ru_utime - cpu0.ru_utime) + (
+        cpu1.ru_stime - cpu0.ru_stime)
 
 
 def run_pass(driver, clusters):
@@ -165,3 +184,77 @@ def run_pass(driver, clusters):
         monitor.poll_health_status()
         health.append(monitor.data.get("health_status"))
     return health
+
+
+def change_latency(driver, cluster, wanted="UPDATE_COMPLETE", timeout=120,
+                   interval=0.005):
+    """Seconds until a status call sees the change run.py makes.
+
+    Says "ready-change", reads "change" (run.py then writes a Machine and
+    its MachineDeployment as ready), and calls ``update_cluster_status``
+    on the changed cluster every ``interval`` seconds until its status is
+    ``wanted``. Returns (time.time() when seen, calls made).
+    """
+    sys.stdout.write("ready-change\n")
+    sys.stdout.flush()
+    if sys.stdin.readline().strip() != "change":
+        raise SystemExit("run.py did not say change")
+    deadline = time.monotonic() + timeout
+    calls = 0
+    while time.monotonic() < deadline:
+        FakeCluster.stored[cluster.uuid] = cluster
+        driver.update_cluster_status(None, cluster)
+        calls += 1
+        if cluster.status == wanted:
+            return time.time(), calls
+        time.sleep(interval)
+    return None, calls
+
+
+def protocol(driver, clusters_file, labels, stats=None, between=None):
+    """The measured life of one driver process, as run.py drives it.
+
+    1. "loaded": imports done, the driver made (run.py reads /metrics);
+    2. the first pass, as a conductor's first (clients, connections,
+       for this driver the cache's LISTs and watches); "first-done";
+    3. ``between()`` if given, then the steady pass: what every later
+       pass costs; "steady-done";
+    4. the change: see :func:`change_latency`, on the last cluster.
+
+    Returns the dict printed as the process's last line.
+    """
+    first_clusters = load_clusters(clusters_file, "UPDATE_IN_PROGRESS",
+                                   labels)
+    clusters = load_clusters(clusters_file, "UPDATE_IN_PROGRESS", labels)
+    rss_loaded = maxrss_kib()
+    wait_for_go("loaded")
+    _, first_wall, first_cpu = timed(run_pass, driver, first_clusters)
+    rss_first = maxrss_kib()
+    first_stats = stats() if stats else None
+    del first_clusters
+    wait_for_go("first-done")
+    if between is not None:
+        between()
+    health, wall, cpu = timed(run_pass, driver, clusters)
+    steady_stats = stats() if stats else None
+    # The statuses this pass left (the change below completes one more).
+    left = summary(clusters, health)
+    wait_for_go("steady-done")
+    changed = clusters[-1]
+    seen, calls = change_latency(driver, changed)
+    return {
+        "clusters": len(clusters),
+        "first_wall_s": first_wall,
+        "first_cpu_s": first_cpu,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "maxrss_kib": maxrss_kib(),
+        "rss_loaded_kib": rss_loaded,
+        "rss_after_first_kib": rss_first,
+        "summary": left,
+        "change_seen_at": seen,
+        "change_calls": calls,
+        "first_stats": first_stats,
+        "steady_stats": steady_stats,
+        "example_reason": clusters[0].status_reason if clusters else None,
+    }

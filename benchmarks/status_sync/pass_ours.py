@@ -11,21 +11,19 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""One status and health pass of magnum-capi-rdma over every cluster.
+"""Status and health passes of magnum-capi-rdma over every cluster.
 
 Run by ``run.py`` in a fresh process (so peak RSS is this driver's own):
-``python pass_ours.py KUBECONFIG CLUSTERS_JSON [MAX_STALENESS]``. A first,
-unmeasured pass warms the process up (imports, clients, connections, as
-in a long-running conductor); after "ready"/"go" on stdout/stdin (run.py
-reads the API server's metrics in between) the measured pass runs, with a
-fresh snapshot. Prints one JSON line: wall and CPU seconds of the measured
-pass, peak RSS, the statuses it left and the observer's snapshot stats.
+``python pass_ours.py KUBECONFIG CLUSTERS_JSON [SOURCE [MAX_STALENESS]]``
+with SOURCE ``watch`` (the default ``[capi_rdma] status_source``) or
+``list``. It follows :func:`fakes.protocol`: a first pass (for watch, the
+cache's paged LISTs and its watches), the steady pass (for list, after its
+snapshot is dropped, so it lists afresh as a pass every 10 s with a 5 s
+bound does), the change latency. Prints one JSON line.
 """
 
 import json
-import resource
 import sys
-import time
 
 import fakes
 
@@ -34,7 +32,8 @@ LABELS = {"kube_tag": "v1.33.1", "rdma_mode": "none"}
 
 def main(argv):
     kubeconfig, clusters_file = argv[1], argv[2]
-    staleness = float(argv[3]) if len(argv) > 3 else None
+    source = argv[3] if len(argv) > 3 else "watch"
+    staleness = float(argv[4]) if len(argv) > 4 else None
     from oslo_config import cfg
 
     from magnum_capi_rdma import driver as capi_driver
@@ -43,42 +42,30 @@ def main(argv):
     conf = cfg.CONF
     conf([], project="magnum")
     conf.set_override("kubeconfig_file", kubeconfig, group="capi_rdma")
+    conf.set_override("status_source", source, group="capi_rdma")
     if staleness is not None:
         conf.set_override("status_max_staleness", staleness,
                           group="capi_rdma")
-    clusters = fakes.load_clusters(clusters_file, "UPDATE_IN_PROGRESS",
-                                   LABELS)
     driver = capi_driver.Driver()
-    # Warm-up: a conductor runs for days; imports, clients and connections
-    # are made once, not per pass. Not measured.
-    began = time.monotonic()
-    fakes.run_pass(driver, fakes.load_clusters(
-        clusters_file, "UPDATE_IN_PROGRESS", LABELS))
-    cold = time.monotonic() - began
-    observer = runtime.shared().observer
-    # The next pass comes after the snapshot's bound: it lists afresh.
-    observer.invalidate()
-    snapshots = observer.stats()["snapshots"]
-    fakes.wait_for_go()
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.monotonic()
-    health = fakes.run_pass(driver, clusters)
-    wall = time.monotonic() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({
-        "driver": "magnum-capi-rdma",
-        "clusters": len(clusters),
-        "wall_s": wall,
-        "cold_wall_s": cold,
-        "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) +
-        (cpu1.ru_stime - cpu0.ru_stime),
-        "maxrss_kib": cpu1.ru_maxrss,
-        "summary": fakes.summary(clusters, health),
-        "observer": dict(observer.stats(),
-                         snapshots_in_pass=observer.stats()[
-                             "snapshots"] - snapshots),
-        "example_reason": clusters[0].status_reason if clusters else None,
-    }))
+    shared = runtime.shared()
+
+    def stats():
+        return dict(shared.observer.stats(),
+                    adapter_requests=shared.connection.requests,
+                    adapter_requests_by_verb=dict(
+                        shared.connection.requests_by))
+
+    def between():
+        if source == "list":
+            shared.observer.invalidate()
+
+    result = fakes.protocol(driver, clusters_file, LABELS, stats=stats,
+                            between=between)
+    result["driver"] = "magnum-capi-rdma" + (
+        "" if source == "watch" else " (list)")
+    result["observer"] = stats()
+    result["loaded_kubernetes"] = "kubernetes" in sys.modules
+    print(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":

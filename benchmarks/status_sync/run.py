@@ -357,6 +357,169 @@ def create_clusters(api, template, records, workers=8):
         list(pool.map(lambda r: create_cluster(api, template, r), records))
 
 
+# -- creating clusters straight into etcd ----------------------------------
+
+class Etcd(object):
+    """etcd's JSON gateway (the bed's own etcd, on loopback)."""
+
+    #: Puts per transaction (etcd's --max-txn-ops is 128).
+    BATCH = 100
+
+    def __init__(self, port):
+        self.url = "http://127.0.0.1:%d" % port
+        self.session = requests.Session()
+
+    def call(self, path, body):
+        response = self.session.post(self.url + path, json=body, timeout=120)
+        response.raise_for_status()
+        return response.json()
+
+    @staticmethod
+    def b64(data):
+        if isinstance(data, str):
+            data = data.encode()
+        return base64.b64encode(data).decode()
+
+    def prefix(self, prefix):
+        """[(key, value text)] of every key under ``prefix``."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        found = self.call("/v3/kv/range", {"key": self.b64(prefix),
+                                           "range_end": self.b64(end)})
+        return [(base64.b64decode(kv["key"]).decode(),
+                 base64.b64decode(kv["value"]).decode())
+                for kv in found.get("kvs", [])]
+
+    def put_many(self, items):
+        for i in range(0, len(items), self.BATCH):
+            self.call("/v3/kv/txn", {"success": [
+                {"requestPut": {"key": self.b64(k), "value": self.b64(v)}}
+                for k, v in items[i:i + self.BATCH]]})
+
+
+def stored_seed(etcd):
+    """The seed's objects as kube-apiserver stored them.
+
+    Custom resources are stored as JSON, without resourceVersion (etcd's
+    revision is that); with each object, the seed uids found in it.
+    """
+    stored = []
+    for version, plural in COPIED.values():
+        group = version.split("/")[0]
+        stored += etcd.prefix("/registry/%s/%s/%s/" % (
+            group, plural, SEED_NAMESPACE))
+    uids = sorted({json.loads(text)["metadata"]["uid"]
+                   for _, text in stored})
+    return [(key, text, [u for u in uids if u in text])
+            for key, text in stored]
+
+
+def create_clusters_etcd(api, etcd, seed, records, workers=8):
+    """Clusters' custom resources written into etcd, the rest by the API.
+
+    Each object is the seed's stored JSON with the release, namespace and
+    uids replaced (the API server serves it, and its watch cache learns
+    it, as if created through the API); the namespaces, credentials
+    Secrets and operation Leases (built-in kinds, stored as protobuf) go
+    through the API.
+    """
+    namespaces = sorted({r["namespace"] for r in records})
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(api.namespace, namespaces))
+        puts = []
+        for record in records:
+            for key, text, uids in seed:
+                for uid in uids:
+                    text = text.replace(uid, str(uuid.uuid5(
+                        uuid.NAMESPACE_URL, record["release"] + uid)))
+                puts.append((
+                    key.replace(SEED_NAMESPACE, record["namespace"]).replace(
+                        SEED_RELEASE, record["release"]),
+                    text.replace(SEED_NAMESPACE, record["namespace"]).replace(
+                        SEED_RELEASE, record["release"])))
+            if len(puts) >= 20 * Etcd.BATCH:
+                etcd.put_many(puts)
+                puts = []
+        etcd.put_many(puts)
+
+        def owned(record):
+            api.create(credentials_secret(record), "secrets")
+            api.create(operation_lease(record), "leases")
+        list(pool.map(owned, records))
+
+
+# -- the change: a Machine becoming ready ----------------------------------
+
+#: The node group whose Machine the change makes ready.
+CHANGED_GROUP = "ng-2"
+
+
+def change_objects(template):
+    """(machine name, its ready status, MD name, its ready status).
+
+    Names with the seed's release in them; the statuses are the seed's
+    (the simulator's Ready).
+    """
+    machines = [json.loads(text) for plural, text in template
+                if plural == "machines"]
+    machine = sorted(
+        (m for m in machines if (m["metadata"].get("labels") or {}).get(
+            "capi.stackhpc.com/node-group") == CHANGED_GROUP),
+        key=lambda m: m["metadata"]["name"])[0]
+    md_name = "%s-%s" % (SEED_RELEASE, CHANGED_GROUP)
+    md = [json.loads(text) for plural, text in template
+          if plural == "machinedeployments" and
+          json.loads(text)["metadata"]["name"] == md_name][0]
+    return (machine["metadata"]["name"], machine["status"], md_name,
+            md["status"])
+
+
+def not_ready(machine_status, md_status):
+    """The same objects one Machine short of ready (still provisioning)."""
+    def false(conditions, ready_types):
+        return [dict(c, status="False", reason="WaitingForInfrastructure")
+                if c.get("type") in ready_types else c
+                for c in conditions or ()]
+
+    machine = dict(machine_status, phase="Provisioning")
+    machine["conditions"] = false(machine_status.get("conditions"),
+                                  ("Ready", "InfrastructureReady",
+                                   "NodeHealthy"))
+    machine["v1beta2"] = dict(machine_status.get("v1beta2") or {})
+    machine["v1beta2"]["conditions"] = false(
+        machine["v1beta2"].get("conditions"),
+        ("Available", "Ready", "InfrastructureReady", "NodeHealthy",
+         "NodeReady"))
+    total = md_status.get("replicas") or 2
+    md = dict(md_status, phase="ScalingUp", readyReplicas=total - 1,
+              availableReplicas=total - 1, unavailableReplicas=1)
+    md["conditions"] = false(md_status.get("conditions"),
+                             ("Ready", "Available"))
+    md["v1beta2"] = dict(md_status.get("v1beta2") or {},
+                         readyReplicas=total - 1,
+                         availableReplicas=total - 1)
+    return machine, md
+
+
+def set_ready(api, change, record, ready):
+    """Write the changed cluster's Machine and MachineDeployment statuses.
+
+    Ready: the Machine first, then its MachineDeployment's counters, as
+    Cluster API's controllers write them.
+    """
+    machine_name, machine_status, md_name, md_status = change
+    if not ready:
+        machine_status, md_status = not_ready(machine_status, md_status)
+    for plural, name, status in (
+            ("machines", machine_name, machine_status),
+            ("machinedeployments", md_name, md_status)):
+        api.request(
+            "PATCH", api.path("cluster.x-k8s.io/v1beta1", plural,
+                              record["namespace"], name.replace(
+                                  SEED_RELEASE, record["release"])) +
+            "/status", {"status": status},
+            content_type="application/merge-patch+json")
+
+
 # -- passes ----------------------------------------------------------------
 
 def pass_environment():
@@ -372,35 +535,67 @@ def pass_environment():
     return env
 
 
+SAMPLE_KEYS = ("wall_s", "cpu_s", "first_wall_s", "first_cpu_s",
+               "maxrss_kib", "requests_total", "first_requests_total",
+               "change_latency_s", "requests", "first_requests")
+
+
 def median_pass(samples):
-    """The sample with the median wall time, with every sample's numbers."""
+    """The sample with the median steady wall time, with every sample."""
     ordered = sorted(samples, key=lambda r: r["wall_s"])
     chosen = dict(ordered[(len(ordered) - 1) // 2])
-    chosen["samples"] = [
-        {k: r[k] for k in ("wall_s", "cpu_s", "maxrss_kib",
-                           "requests_total", "requests")} for r in samples]
+    chosen["samples"] = [{k: r.get(k) for k in SAMPLE_KEYS}
+                         for r in samples]
     return chosen
 
 
-def run_pass(api, python, script, kubeconfig, clusters_file, extra=()):
-    """One measured pass in a fresh process, after its warm-up pass."""
+def _expect(proc, wanted, script):
+    line = proc.stdout.readline().strip()
+    if line != wanted:
+        proc.kill()
+        out, err = proc.communicate()
+        raise RuntimeError("%s said %r, not %r:\n%s" % (
+            script, line, wanted, err[-3000:]))
+
+
+def _say(proc, word):
+    proc.stdin.write(word + "\n")
+    proc.stdin.flush()
+
+
+def run_pass(api, python, script, kubeconfig, clusters_file, extra=(),
+             change=None):
+    """One driver process: first pass, steady pass, change latency.
+
+    Requests of each pass are counted by the API server (/metrics scraped
+    between the phases of :func:`fakes.protocol`). ``change()`` makes the
+    change whose latency is measured.
+    """
     proc = subprocess.Popen(
         [python, os.path.join(HERE, script), kubeconfig, clusters_file] +
         list(extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, cwd=HERE,
         env=pass_environment())
-    ready = proc.stdout.readline().strip()
-    before = api.metrics()
-    if ready == "ready":
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
+    scrapes = []
+    for phase in ("loaded", "first-done", "steady-done"):
+        _expect(proc, phase, script)
+        scrapes.append(api.metrics())
+        _say(proc, "go")
+    _expect(proc, "ready-change", script)
+    _say(proc, "change")
+    changed_at = time.time()
+    if change is not None:
+        change()
     out, err = proc.communicate()
-    after = api.metrics()
-    if proc.returncode != 0 or ready != "ready":
+    if proc.returncode != 0:
         raise RuntimeError("%s failed:\n%s" % (script, err[-3000:]))
     result = json.loads(out.strip().splitlines()[-1])
-    result["requests"] = request_delta(before, after)
+    result["first_requests"] = request_delta(scrapes[0], scrapes[1])
+    result["first_requests_total"] = sum(result["first_requests"].values())
+    result["requests"] = request_delta(scrapes[1], scrapes[2])
     result["requests_total"] = sum(result["requests"].values())
+    seen = result.get("change_seen_at")
+    result["change_latency_s"] = (seen - changed_at) if seen else None
     return result
 
 
@@ -431,9 +626,41 @@ def their_versions(python):
 # -- report ----------------------------------------------------------------
 
 def ratio(ours, theirs):
-    if not theirs:
+    if not theirs or ours is None:
         return None
     return ours / theirs
+
+
+def _f(value, fmt):
+    return "-" if value is None else fmt % value
+
+
+def _mib(kib):
+    return None if kib is None else kib / 1024.0
+
+
+def extrapolate(rows, n, key="theirs"):
+    """A driver's figures at ``n`` clusters from its two largest runs.
+
+    Requests, wall and CPU time grow linearly with the clusters (every
+    cluster costs the same requests); so does peak RSS (the fake Magnum
+    rows), from the slope between the two largest measured sizes.
+    """
+    measured = [r for r in rows if not r[key].get("extrapolated")]
+    a, b = measured[-2], measured[-1]
+    scale = float(n) / b["n"]
+    slope = ((b[key]["maxrss_kib"] - a[key]["maxrss_kib"]) /
+             float(b["n"] - a["n"]))
+    out = {"driver": b[key]["driver"], "extrapolated": True,
+           "extrapolated_from": b["n"], "clusters": n}
+    for field in ("wall_s", "cpu_s", "first_wall_s", "first_cpu_s",
+                  "requests_total", "first_requests_total"):
+        out[field] = b[key][field] * scale
+    out["maxrss_kib"] = b[key]["maxrss_kib"] + slope * (n - b["n"])
+    out["change_latency_s"] = b[key]["change_latency_s"]
+    out["requests"] = {k: v * scale for k, v in b[key]["requests"].items()}
+    out["summary"] = {"status": {}, "health": {}}
+    return out
 
 
 def format_results(report):
@@ -445,55 +672,100 @@ def format_results(report):
             report["ours_version"], report["theirs_versions"][
                 "magnum-capi-helm"], report["theirs_versions"]["magnum"]),
         "one pass = update_cluster_status + poll_health_status for every "
-        "cluster; requests counted by kube-apiserver (/metrics); "
-        "median of %d passes each" % report["repeat"],
+        "cluster; requests counted by kube-apiserver (/metrics); each "
+        "driver in a fresh process: first pass, then the steady pass; "
+        "median of the repeats by steady wall time; change = a Machine "
+        "and its MachineDeployment written ready, until update_cluster_"
+        "status says UPDATE_COMPLETE; * = extrapolated",
         "",
-        "%6s %-17s %9s %8s %8s %9s  %s" % (
-            "N", "driver", "requests", "wall_s", "cpu_s", "rss_MiB",
-            "statuses after the pass"),
+        "%6s %-24s %6s %8s %8s %8s %8s %8s %7s %7s  %s" % (
+            "N", "driver", "req", "wall_s", "cpu_s", "1st_req", "1st_wall",
+            "1st_cpu", "rss_MiB", "chg_s", "statuses after the pass"),
     ]
     for row in report["rows"]:
-        for key in ("ours", "theirs"):
-            r = row[key]
-            lines.append("%6d %-17s %9d %8.2f %8.2f %9.1f  %s %s" % (
-                row["n"], r["driver"], r["requests_total"], r["wall_s"],
-                r["cpu_s"], r["maxrss_kib"] / 1024.0,
-                json.dumps(r["summary"]["status"], sort_keys=True),
-                json.dumps(r["summary"]["health"], sort_keys=True)))
-        lines.append("%6s requests of each pass: ours %s; theirs %s" % (
-            "", " ".join("%d" % x["requests_total"] for x in row["ours"].get(
-                "samples", [])), " ".join(
-                    "%d" % x["requests_total"] for x in row["theirs"].get(
-                        "samples", []))))
-        lines.append("%6s wall of each pass: ours %s; theirs %s" % (
-            "", " ".join("%.2f" % x["wall_s"] for x in row["ours"].get(
-                "samples", [])), " ".join("%.2f" % x["wall_s"] for x in row[
-                    "theirs"].get("samples", []))))
+        for key in ("ours", "ours_list", "theirs"):
+            r = row.get(key)
+            if not r:
+                continue
+            mark = "*" if r.get("extrapolated") else ""
+            lines.append(
+                "%6d %-24s %6s %8s %8s %8s %8s %8s %7s %7s  %s %s" % (
+                    row["n"], r["driver"] + mark,
+                    _f(r["requests_total"], "%d"),
+                    _f(r["wall_s"], "%.2f"), _f(r["cpu_s"], "%.2f"),
+                    _f(r["first_requests_total"], "%d"),
+                    _f(r["first_wall_s"], "%.2f"),
+                    _f(r["first_cpu_s"], "%.2f"),
+                    _f(_mib(r["maxrss_kib"]), "%.1f"),
+                    _f(r["change_latency_s"], "%.3f"),
+                    json.dumps(r["summary"]["status"], sort_keys=True),
+                    json.dumps(r["summary"]["health"], sort_keys=True)))
+        for key in ("ours", "ours_list", "theirs"):
+            r = row.get(key)
+            if not r or r.get("extrapolated"):
+                continue
+            lines.append("%6s %s, each run: steady wall %s; rss %s; change "
+                         "%s" % (
+                             "", r["driver"],
+                             " ".join("%.2f" % x["wall_s"]
+                                      for x in r["samples"]),
+                             " ".join("%.0f" % _mib(x["maxrss_kib"])
+                                      for x in r["samples"]),
+                             " ".join(_f(x["change_latency_s"], "%.3f")
+                                      for x in r["samples"])))
         lines.append(
-            "%6s ours/theirs: requests %.4f, wall %.3f, cpu %.3f" % (
-                "", row["ratio_requests"], row["ratio_wall"],
-                row["ratio_cpu"]))
+            "%6s ours/theirs: steady requests %s, first-pass requests %s, "
+            "steady wall %s, cpu %s, peak RSS %s" % (
+                "", _f(row["ratio_requests"], "%.4f"),
+                _f(row["ratio_first_requests"], "%.4f"),
+                _f(row["ratio_wall"], "%.4f"), _f(row["ratio_cpu"], "%.4f"),
+                _f(row["ratio_rss"], "%.3f")))
     lines.append("")
-    lines.append("requests by verb and resource:")
+    lines.append("requests by verb and resource (first pass | steady "
+                 "pass):")
     for row in report["rows"]:
-        for key in ("ours", "theirs"):
-            r = row[key]
-            lines.append("  N=%d %s: %s" % (
+        for key in ("ours", "ours_list", "theirs"):
+            r = row.get(key)
+            if not r or r.get("extrapolated"):
+                continue
+            lines.append("  N=%d %s: %s | %s" % (
                 row["n"], r["driver"],
                 ", ".join("%s=%d" % kv for kv in sorted(
-                    r["requests"].items()))))
+                    r["first_requests"].items())) or "none",
+                ", ".join("%s=%d" % kv for kv in sorted(
+                    r["requests"].items())) or "none"))
+    lines.append("")
+    lines.append("our cache (adapter-counted requests of the first pass, "
+                 "watches included; objects held):")
+    for row in report["rows"]:
+        for key in ("ours", "ours_list"):
+            r = row.get(key)
+            if not r:
+                continue
+            first = r.get("first_stats") or {}
+            obs = r.get("observer") or {}
+            lines.append(
+                "  N=%d %s: first pass %s; steady pass %d; %d objects "
+                "~%.2f MiB; RSS after import+rows %.1f MiB, after the "
+                "first pass %.1f MiB" % (
+                    row["n"], r["driver"],
+                    json.dumps(first.get("adapter_requests_by_verb"),
+                               sort_keys=True),
+                    (r.get("steady_stats") or {}).get(
+                        "adapter_requests", 0) - first.get(
+                            "adapter_requests", 0),
+                    obs.get("objects", 0),
+                    obs.get("approx_bytes", 0) / 1048576.0,
+                    _mib(r["rss_loaded_kib"]),
+                    _mib(r["rss_after_first_kib"])))
     lines.append("")
     lines.append("objects per cluster: %s; creation: %s" % (
         report["objects_per_cluster"], ", ".join(
             "N=%d in %.0fs" % (row["n"], row["create_s"])
             for row in report["rows"])))
-    lines.append("our snapshot: %s" % ", ".join(
-        "N=%d %d objects ~%.1f MiB, %d snapshot(s) in the pass" % (
-            row["n"], row["ours"]["observer"]["objects"],
-            row["ours"]["observer"]["approx_bytes"] / 1048576.0,
-            row["ours"]["observer"].get(
-                "snapshots_in_pass", row["ours"]["observer"]["snapshots"]))
-        for row in report["rows"]))
+    if report.get("notes"):
+        lines.append("")
+        lines.extend(report["notes"])
     return "\n".join(lines) + "\n"
 
 
@@ -508,7 +780,7 @@ def our_version():
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10,100,1000",
+    parser.add_argument("--sizes", default="10,100,1000,10000",
                         help="comma-separated cluster counts, ascending")
     parser.add_argument("--workdir", default=None,
                         help="folder for the management cluster's data "
@@ -517,15 +789,31 @@ def parse_args(argv):
                         help="where results.json and results.txt go")
     parser.add_argument("--workers", type=int, default=8,
                         help="threads creating objects")
+    parser.add_argument("--create", choices=("etcd", "api"),
+                        default="etcd",
+                        help="write the clusters' custom resources into "
+                        "etcd as the API server stores them (fast), or "
+                        "create them through the API (46 requests a "
+                        "cluster)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="passes per driver and N; the median (by wall "
-                        "time) is reported")
+                        help="processes per driver and N; the median (by "
+                        "steady wall time) is reported")
+    parser.add_argument("--repeat-large", type=int, default=1,
+                        help="processes per driver at N >= 10000")
+    parser.add_argument("--theirs-max", type=int, default=None,
+                        help="above this N, magnum-capi-helm is not run "
+                        "but extrapolated from its two largest runs")
+    parser.add_argument("--ours-list", default="",
+                        help="comma-separated N at which our list mode "
+                        "(status_source=list) runs too")
     parser.add_argument("--max-staleness", default=None,
                         help="[capi_rdma] status_max_staleness for our "
-                        "pass (default: the option's default)")
+                        "passes (default: the option's default)")
     args = parser.parse_args(argv)
     try:
         args.sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        args.ours_list = {int(x) for x in args.ours_list.split(",")
+                          if x.strip()}
     except ValueError:
         parser.error("--sizes must be integers, e.g. 10,100,1000")
     if not args.sizes or args.sizes != sorted(args.sizes) or min(
@@ -539,6 +827,35 @@ def log(message):
     sys.stderr.flush()
 
 
+def wait_listed(api, n, timeout=600):
+    """Wait until the API server serves ``n`` benchmark Clusters."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = api.request(
+            "GET", "/apis/cluster.x-k8s.io/v1beta1/clusters?limit=1").json()
+        remaining = found["metadata"].get("remainingItemCount", 0)
+        if remaining + len(found["items"]) >= n + 1:   # + the seed
+            return
+        time.sleep(1)
+    raise RuntimeError("the API server does not serve %d clusters" % n)
+
+
+def _row(n, created, ours, theirs, ours_list=None):
+    row = {"n": n, "create_s": created, "ours": ours, "theirs": theirs}
+    if ours_list:
+        row["ours_list"] = ours_list
+    row.update({
+        "ratio_requests": ratio(ours["requests_total"],
+                                theirs["requests_total"]),
+        "ratio_first_requests": ratio(ours["first_requests_total"],
+                                      theirs["first_requests_total"]),
+        "ratio_wall": ratio(ours["wall_s"], theirs["wall_s"]),
+        "ratio_cpu": ratio(ours["cpu_s"], theirs["cpu_s"]),
+        "ratio_rss": ratio(ours["maxrss_kib"], theirs["maxrss_kib"]),
+    })
+    return row
+
+
 def measure(args, bed, their_python):
     from kubernetes import config
 
@@ -549,41 +866,62 @@ def measure(args, bed, their_python):
     api = Api(bed)
     seed = make_seed(api, api_client, bed_tools.tool_path("helm"), log)
     template = template_of(seed)
+    change = change_objects(template)
+    etcd = Etcd(bed.etcd_port)
+    stored = stored_seed(etcd) if args.create == "etcd" else None
     extra = [] if args.max_staleness is None else [args.max_staleness]
     records, rows = [], []
     clusters_file = os.path.join(bed.workdir, "clusters.json")
     for n in args.sizes:
+        if records:
+            set_ready(api, change, records[-1], True)
         new = [cluster_record(i) for i in range(len(records), n)]
         began = time.monotonic()
-        create_clusters(api, template, new, args.workers)
+        if stored is not None:
+            create_clusters_etcd(api, etcd, stored, new, args.workers)
+            wait_listed(api, n)
+        else:
+            create_clusters(api, template, new, args.workers)
         records += new
         created = time.monotonic() - began
         log("N=%d: created %d clusters' objects in %.0fs" % (
             n, len(new), created))
         with open(clusters_file, "w") as f:
             json.dump(records, f)
-        samples = {"ours": [], "theirs": []}
-        for _ in range(args.repeat):
-            # Alternated, so both see the same background load.
-            samples["ours"].append(run_pass(
-                api, sys.executable, "pass_ours.py", bed.kubeconfig,
-                clusters_file, extra))
-            samples["theirs"].append(run_pass(
-                api, their_python, "pass_theirs.py", bed.kubeconfig,
-                clusters_file))
-            for key in ("ours", "theirs"):
-                log("N=%d %s: %d requests, %.2fs" % (
-                    n, key, samples[key][-1]["requests_total"],
-                    samples[key][-1]["wall_s"]))
+        changed = records[-1]
+        run_theirs = args.theirs_max is None or n <= args.theirs_max
+        repeat = args.repeat if n < 10000 else args.repeat_large
+        drivers = [("ours", sys.executable, "pass_ours.py",
+                    ["watch"] + extra)]
+        if n in args.ours_list:
+            drivers.append(("ours_list", sys.executable, "pass_ours.py",
+                            ["list"] + extra))
+        if run_theirs:
+            drivers.append(("theirs", their_python, "pass_theirs.py", []))
+        samples = {key: [] for key, _, _, _ in drivers}
+        for _ in range(repeat):
+            # Alternated, so all see the same background load.
+            for key, python, script, argv in drivers:
+                set_ready(api, change, changed, False)
+                samples[key].append(run_pass(
+                    api, python, script, bed.kubeconfig, clusters_file,
+                    argv, change=lambda: set_ready(api, change, changed,
+                                                   True)))
+                r = samples[key][-1]
+                log("N=%d %s: first %d requests %.2fs, steady %d "
+                    "requests %.2fs, rss %.0f MiB, change %s s" % (
+                        n, key, r["first_requests_total"], r["first_wall_s"],
+                        r["requests_total"], r["wall_s"],
+                        r["maxrss_kib"] / 1024.0, r["change_latency_s"]))
         ours = median_pass(samples["ours"])
-        theirs = median_pass(samples["theirs"])
-        rows.append({
-            "n": n, "create_s": created, "ours": ours, "theirs": theirs,
-            "ratio_requests": ratio(ours["requests_total"],
-                                    theirs["requests_total"]),
-            "ratio_wall": ratio(ours["wall_s"], theirs["wall_s"]),
-            "ratio_cpu": ratio(ours["cpu_s"], theirs["cpu_s"]),
-        })
+        ours_list = (median_pass(samples["ours_list"])
+                     if "ours_list" in samples else None)
+        if run_theirs:
+            theirs = median_pass(samples["theirs"])
+            rows.append(_row(n, created, ours, theirs, ours_list))
+        else:
+            rows.append(_row(n, created, ours, extrapolate(rows, n),
+                             ours_list))
     return rows, len(template) + 2   # + credentials Secret, operation Lease
 
 
@@ -610,6 +948,7 @@ def main(argv=None):
         "theirs_versions": their_versions(their_python),
         "objects_per_cluster": per_cluster,
         "repeat": args.repeat,
+        "repeat_large": args.repeat_large,
         "rows": rows,
     }
     os.makedirs(args.out, exist_ok=True)

@@ -36,6 +36,7 @@ operation that failed, so that the next upgrade proceeds.
 
 import asyncio
 import base64
+import dataclasses
 import datetime
 import gzip
 import hashlib
@@ -50,12 +51,17 @@ import threading
 import time
 
 from oslo_config import cfg
-import pyhelm3
-from pyhelm3 import errors as helm_errors
 
+from magnum_capi_rdma.adapters import lazy
 from magnum_capi_rdma import conf as _conf  # noqa: F401 - options
 
 LOG = logging.getLogger(__name__)
+
+
+# Imported on first use (see .lazy).
+pyhelm3 = lazy.Module("pyhelm3")
+helm_errors = lazy.Module("pyhelm3.errors")
+_COMMAND_CLASS = []
 
 #: stderr fragments (lower case) of failures worth retrying.
 TRANSIENT_PATTERNS = (
@@ -91,6 +97,26 @@ KILL_GRACE = 30
 #: Values of ``HelmError.reason``.
 TIMEOUT = "timeout"
 LOCKED = "locked"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending(object):
+    """A release's latest revision, left in one of helm's pending states.
+
+    ``age`` is seconds since helm wrote it (None if unknown); ``stale``
+    says it is older than the adapter's ``stale_after``: no helm of ours
+    runs that long, so the helm writing it has died.
+    """
+
+    revision: int
+    status: str
+    age: int
+    stale: bool
+
+    def __str__(self):
+        return "revision %s has been %s for %ss" % (
+            self.revision, self.status, "?" if self.age is None else
+            self.age)
 
 
 class HelmError(Exception):
@@ -265,7 +291,15 @@ async def _stop(proc):
             continue
 
 
-class _Command(pyhelm3.Command):
+def _Command(**kwargs):
+    """A pyhelm3 Command of :class:`_DirectHelm` (pyhelm3 imported here)."""
+    if not _COMMAND_CLASS:
+        _COMMAND_CLASS.append(type("_Command",
+                                   (_DirectHelm, pyhelm3.Command), {}))
+    return _COMMAND_CLASS[0](**kwargs)
+
+
+class _DirectHelm(object):
     """pyhelm3's helm commands, with helm run directly (no shell).
 
     pyhelm3 starts helm through ``sh -c``; when a run is cancelled it
@@ -552,17 +586,14 @@ class Helm(object):
         try again; a fresh pending revision raises ``error`` saying when it
         will be taken as abandoned.
         """
-        meta = self._status(release, namespace) or {}
-        status = meta.get("status") or ""
-        if not status.startswith("pending-"):
+        pending = self.pending(release, namespace)
+        if pending is None:
             return True     # the other operation has finished meanwhile
-        age = _age_seconds(meta.get("deployedAt"))
-        revision = meta.get("revision")
-        if age is None or age < self.stale_after:
+        status, age, revision = pending.status, pending.age, pending.revision
+        if not pending.stale:
             raise HelmError(
-                "%s; its revision %s has been %s for %ss, taken as "
-                "abandoned after %ds" % (error, revision, status, age,
-                                         self.stale_after),
+                "%s; its %s, taken as abandoned after %ds" % (
+                    error, pending, self.stale_after),
                 transient=True, operation=error.operation, release=release,
                 reason=LOCKED, attempts=error.attempts)
         driver = os.environ.get("HELM_DRIVER", "secret").lower()
@@ -586,6 +617,36 @@ class Helm(object):
             lambda: command.rollback(release, None, namespace=namespace,
                                      timeout=self._helm_timeout()))
         return True
+
+    def pending(self, release, namespace):
+        """The release's :class:`Pending` revision, or None.
+
+        None when the release is not installed or its latest revision is
+        not pending (deployed, failed, superseded...).
+        """
+        meta = self._status(release, namespace) or {}
+        status = meta.get("status") or ""
+        if not status.startswith("pending-"):
+            return None
+        age = _age_seconds(meta.get("deployedAt"))
+        return Pending(revision=meta.get("revision"), status=status, age=age,
+                       stale=age is not None and age >= self.stale_after)
+
+    def free_abandoned(self, release, namespace):
+        """Free a release whose pending revision is stale; True if freed.
+
+        What an install finding the release locked does (see
+        ``install_or_upgrade``), for a caller that will not install now:
+        the revision is marked failed, as helm marks an operation that
+        failed. A revision not (or no longer) pending, or still fresh, is
+        left alone (False).
+        """
+        pending = self.pending(release, namespace)
+        if pending is None or not pending.stale:
+            return False
+        return self._unstick(release, namespace, HelmError(
+            "release %s is %s" % (release, pending.status),
+            operation="install/upgrade", release=release, reason=LOCKED))
 
     def _mark_failed(self, release, namespace, revision, status, age):
         """Set a stale pending revision to failed in helm's Secret storage.

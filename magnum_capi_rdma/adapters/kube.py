@@ -24,6 +24,7 @@ naming the field, not silently dropped. Secret data is never logged.
 import base64
 import json
 import logging
+import threading
 import time
 
 from oslo_config import cfg
@@ -54,6 +55,22 @@ KINDS = {
     "manifests": ("addons_api_version", "manifests"),
 }
 
+#: short key -> the object's ``kind`` (a server-side apply names it).
+KIND_NAMES = {
+    "cluster": "Cluster",
+    "machinedeployment": "MachineDeployment",
+    "machineset": "MachineSet",
+    "machine": "Machine",
+    "machinehealthcheck": "MachineHealthCheck",
+    "kubeadmcontrolplane": "KubeadmControlPlane",
+    "kubeadmconfigtemplate": "KubeadmConfigTemplate",
+    "openstackcluster": "OpenStackCluster",
+    "openstackmachinetemplate": "OpenStackMachineTemplate",
+    "openstackmachine": "OpenStackMachine",
+    "helmrelease": "HelmRelease",
+    "manifests": "Manifests",
+}
+
 #: Kinds whose presence keeps a namespace from being "empty".
 CAPI_KINDS = ("cluster", "machinedeployment", "machine",
               "kubeadmcontrolplane", "openstackcluster", "helmrelease",
@@ -61,6 +78,8 @@ CAPI_KINDS = ("cluster", "machinedeployment", "machine",
 
 HELM_RELEASE_SECRET_SELECTOR = "owner=helm"
 MERGE_PATCH = "application/merge-patch+json"
+#: Server-side apply (a JSON body is YAML too).
+APPLY_PATCH = "application/apply-patch+yaml"
 #: ``fieldValidation`` of every write: a field the object's schema does not
 #: have (e.g. one Cluster API does not have) is refused, never dropped.
 STRICT = "Strict"
@@ -159,6 +178,18 @@ def with_default_timeout(api_client, seconds):
     return api_client
 
 
+def _count_requests(api_client, count):
+    """Call ``count()`` on every request of ``api_client``."""
+    rest_client = api_client.rest_client
+    request = rest_client.request
+
+    def counted(*args, **kwargs):
+        count()
+        return request(*args, **kwargs)
+
+    rest_client.request = counted
+
+
 class Kube(object):
     """Narrow access to the management cluster."""
 
@@ -166,6 +197,9 @@ class Kube(object):
         from kubernetes import client
 
         self.api_client = api_client
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        _count_requests(api_client, self._count)
         self.api_versions = dict(api_versions)
         self.plurals = dict(plurals or {})
         self.core = client.CoreV1Api(api_client)
@@ -207,6 +241,11 @@ class Kube(object):
             return client.ApiClient(configuration)
         except config.ConfigException:
             return config.new_client_from_config()
+
+    def _count(self):
+        """One more request (:attr:`requests` counts them)."""
+        with self._count_lock:
+            self.requests += 1
 
     # -- custom resources -------------------------------------------------
     def gvp(self, kind):
@@ -273,6 +312,33 @@ class Kube(object):
             self.custom.patch_namespaced_custom_object,
             group, version, namespace, plural, name, body,
             _content_type=MERGE_PATCH, field_validation=STRICT)
+
+    def apply_fields(self, kind, namespace, name, fields, manager):
+        """Server-side apply of ``fields`` to an existing object.
+
+        ``fields`` are the object's top-level keys the ``manager`` owns
+        (``{"spec": {...}}``), the whole of what it wants there: fields
+        other managers own (Helm's, the controllers') stay as they are,
+        fields this manager applied before and leaves out now are
+        removed. The manager takes over a field another one set (force):
+        whoever calls this owns these fields by design. Returns the
+        object; None, with nothing sent, when it does not exist (an
+        apply would create it).
+        """
+        if self.get(kind, namespace, name) is None:
+            return None
+        group, version, plural = self.gvp(kind)
+        body = {"apiVersion": "%s/%s" % (group, version),
+                "kind": KIND_NAMES[kind],
+                "metadata": {"name": name, "namespace": namespace}}
+        body.update({key: value for key, value in fields.items()
+                     if value not in (None, {})})
+        return self._call(
+            "apply fields of", kind, namespace, name,
+            self.custom.patch_namespaced_custom_object,
+            group, version, namespace, plural, name, body,
+            _content_type=APPLY_PATCH, field_manager=manager, force=True,
+            field_validation=STRICT)
 
     def annotate(self, kind, namespace, name, annotations):
         """Set (or with a None value remove) annotations of an object."""

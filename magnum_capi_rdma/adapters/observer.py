@@ -11,15 +11,16 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Reads the Cluster API objects of releases from the management cluster.
+"""Per-pass LISTs of what status and health read (``status_source=list``).
 
-Status sync runs for every cluster in progress about every 10 s, and health
-for every cluster every minute. Rather than several GETs per cluster, one
-LIST per kind is shared by every cluster of a pass and indexed by release, so
-the API cost of a pass does not grow with the number of clusters: seven
-custom-resource LISTs plus one LIST of the driver's own Leases (the
-operation records, see :mod:`magnum_capi_rdma.operations`), whatever the
-number of clusters. No Secret is ever listed.
+The fallback of the watch-fed cache (:mod:`.watch`), and the whole story
+with ``[capi_rdma] status_source = list``. Rather than several GETs per
+cluster, one LIST per kind is shared by every cluster of a pass and
+indexed by release, so the API cost of a pass does not grow with the
+number of clusters: seven custom-resource LISTs plus one LIST of the
+driver's own Leases (the operation records, see
+:mod:`magnum_capi_rdma.operations`), whatever the number of clusters. No
+Secret is ever listed.
 
 Bounds:
 
@@ -28,126 +29,83 @@ Bounds:
   drops it after any change it makes itself. (Counting from when the LISTs
   returned, not when they started, means a snapshot that took longer to
   list than the bound still serves the pass that asked for it, instead of
-  every cluster relisting.) A snapshot is a fresh LIST, so relists, watch
-  expiry and reconnects do not arise; a deleted object is simply absent
-  from the next LIST. The LISTs of a snapshot run concurrently.
-- memory: only the fields status and health read are kept (name,
-  namespace, labels, annotations, deletion time, spec, status); managed
-  fields, owner references and the rest are dropped when indexing, and of a
-  Lease only its operation record is kept. :meth:`Observer.stats`
-  reports the object count and approximate bytes of the current snapshot.
+  every cluster relisting.) A deleted object is simply absent from the
+  next LIST.
+- memory: the LISTs are paged and decoded one object at a time by the
+  source (:class:`.rest.Connection`), at most :data:`LIST_WORKERS` kinds at
+  once, and each object is reduced to the compact form of
+  :mod:`magnum_capi_rdma.store` as it arrives. :meth:`Observer.stats`
+  reports the object count and the bytes held.
 """
 
 import concurrent.futures
-import json
 import threading
 import time
 
-from magnum_capi_rdma import capi
 from magnum_capi_rdma import contract
-from magnum_capi_rdma import operations
-from magnum_capi_rdma import status
+from magnum_capi_rdma import store as store_mod
 
 # Kinds read for status and health, one LIST each per snapshot.
-KINDS = ("cluster", "openstackcluster", "kubeadmcontrolplane",
-         "machinedeployment", "machine", "helmrelease", "manifests")
-# The add-on provider's kinds name their cluster in spec.clusterName.
-ADDON_KINDS = ("helmrelease", "manifests")
+KINDS = store_mod.KINDS
+ADDON_KINDS = store_mod.ADDON_KINDS
 
-# One object in SAMPLE is serialised to estimate a snapshot's size.
-SAMPLE = 8
-# Every LIST of a snapshot in flight at once (the kubernetes client's
-# connection pool holds 5 per CPU), so the API server serialises one kind
-# while this process decodes another.
-LIST_WORKERS = 8
-
-# The metadata fields status and health read; the rest is dropped.
-_KEPT_METADATA = ("name", "namespace", "labels", "annotations",
-                  "deletionTimestamp", "creationTimestamp", "generation")
-
-
-def slim(obj):
-    """The object with only what status and health read."""
-    meta = capi.metadata(obj)
-    out = {"metadata": {k: meta[k] for k in _KEPT_METADATA if k in meta}}
-    for key in ("apiVersion", "kind", "spec", "status"):
-        if key in obj:
-            out[key] = obj[key]
-    return out
+#: Kinds listed at once: one decodes while the API server serves another,
+#: and only two pages of raw JSON are held.
+LIST_WORKERS = 2
 
 
 class Snapshot(object):
-    """One LIST of every kind, indexed by (namespace, release)."""
+    """One LIST of every kind, as a compact store."""
 
-    def __init__(self, objects_by_kind, taken_at, leases=()):
+    def __init__(self, store, taken_at):
+        self.store = store
         self.taken_at = taken_at
-        self._index = {}
-        self._operations = {}
-        self.objects = 0
-        self.bytes = 0
-        for kind, objects in objects_by_kind.items():
-            for obj in objects:
-                release = capi.release_of(obj, by_spec=kind in ADDON_KINDS)
-                if not release:
-                    continue
-                kept = slim(obj)
-                self._count(kept)
-                key = (kept["metadata"].get("namespace"), release)
-                self._index.setdefault(key, {}).setdefault(kind, []).append(
-                    kept)
-        for lease in leases:
-            meta = capi.metadata(lease)
-            record = operations.from_lease(lease)
-            self._count({"metadata": meta})
-            self._operations[(meta.get("namespace"), meta.get("name"))] = (
-                record)
 
-    def _count(self, obj):
-        # Approximate size: every SAMPLE-th object serialised, scaled up.
-        self.objects += 1
-        if self.objects % SAMPLE == 1 or SAMPLE == 1:
-            self.bytes += SAMPLE * len(json.dumps(
-                obj, separators=(",", ":"), default=str))
+    @property
+    def objects(self):
+        return self.store.stats()["objects"]
+
+    @property
+    def bytes(self):
+        return self.store.stats()["approx_bytes"]
+
+    def observed(self, namespace, release):
+        return self.store.observed(namespace, release)
 
     def operation(self, namespace, release):
         """The release's :class:`operations.Record` (empty if none)."""
-        return self._operations.get(
-            (namespace, operations.lease_name(release)),
-            operations.Record())
+        return self.store.operation(namespace, release)
 
-    def observed(self, namespace, release):
-        found = self._index.get((namespace, release), {})
 
-        def one(kind, name):
-            for obj in found.get(kind, ()):
-                if capi.name(obj) == name:
-                    return obj
-            return None
+def fill(store, source, kind, owner_selector):
+    """LIST one kind (or the driver's Leases) from ``source`` into ``store``.
 
-        return status.Observed(
-            cluster=one("cluster", release),
-            openstack_cluster=one("openstackcluster", release),
-            control_plane=one("kubeadmcontrolplane",
-                              release + "-control-plane"),
-            machine_deployments=tuple(found.get("machinedeployment", ())),
-            machines=tuple(found.get("machine", ())),
-            addons=tuple(found.get("helmrelease", [])) +
-            tuple(found.get("manifests", [])),
-        )
+    ``source`` has ``list_all(kind, label_selector)`` and
+    ``list_leases_all(selector)`` returning iterables of objects.
+    """
+    builder = store.builder(kind)
+    if kind == store_mod.LEASES:
+        items = source.list_leases_all(owner_selector)
+    else:
+        items = source.list_all(kind, label_selector=None)
+    for obj in items:
+        builder.add(obj)
+    builder.commit()
 
 
 class Observer(object):
     """Shared, bounded-age snapshots of the management cluster.
 
-    :param kube: the Kube adapter (``list_all``; the operation Leases
-        through ``Kube.list_leases_all``).
+    :param kube: the source of LISTs: a :class:`.rest.Connection` (or
+        anything with its ``list_all`` and ``list_leases_all``).
     :param max_age: seconds a snapshot may be served after its LISTs.
     :param owner_selector: label selector of the driver's own Leases.
     """
 
     def __init__(self, kube, max_age=5.0, clock=time.monotonic,
-                 owner_selector=contract.OWNER_SELECTOR):
+                 owner_selector=contract.OWNER_SELECTOR, kinds=KINDS):
         self._kube = kube
+        self._kinds = tuple(kinds)
         self._max_age = max_age
         self._clock = clock
         self._owner_selector = owner_selector
@@ -157,7 +115,7 @@ class Observer(object):
         self.snapshots = 0
         self.last_list_seconds = None
 
-    def invalidate(self):
+    def invalidate(self, namespace=None, release=None):
         with self._lock:
             self._snapshot = None
 
@@ -166,24 +124,25 @@ class Observer(object):
             now = self._clock()
             snap = self._snapshot
             if snap is None or now - snap.taken_at > self._max_age:
+                # The old snapshot goes before the new one is listed.
+                self._snapshot = snap = None
                 snap = self._take(now)
                 self._snapshot = snap
             return snap
 
     def _take(self, started):
+        store = store_mod.Store(self._kinds)
+        kinds = self._kinds + (store_mod.LEASES,)
         with concurrent.futures.ThreadPoolExecutor(LIST_WORKERS) as pool:
-            futures = {kind: pool.submit(self._kube.list_all, kind,
-                                         label_selector=None)
-                       for kind in KINDS}
-            leases = pool.submit(self._kube.list_leases_all,
-                                 self._owner_selector)
-            objects = {kind: f.result() for kind, f in futures.items()}
-            leases = leases.result()
-        self.lists += len(KINDS) + 1
+            for future in [pool.submit(fill, store, self._kube, kind,
+                                       self._owner_selector)
+                           for kind in kinds]:
+                future.result()
+        self.lists += len(kinds)
         self.snapshots += 1
         listed = self._clock()
         self.last_list_seconds = listed - started
-        return Snapshot(objects, listed, leases)
+        return Snapshot(store, listed)
 
     def observed(self, namespace, release):
         return self.snapshot().observed(namespace, release)
@@ -197,12 +156,18 @@ class Observer(object):
         with self._lock:
             snap = self._snapshot
             now = self._clock()
-        return {
-            "objects": snap.objects if snap else 0,
-            "approx_bytes": snap.bytes if snap else 0,
+        held = snap.store.stats() if snap else {}
+        out = {
+            "source": "list",
+            "objects": held.get("objects", 0),
+            "approx_bytes": held.get("approx_bytes", 0),
             "age_seconds": (now - snap.taken_at) if snap else None,
             "max_age_seconds": self._max_age,
             "snapshots": self.snapshots,
             "lists": self.lists,
             "last_list_seconds": self.last_list_seconds,
         }
+        requests = getattr(self._kube, "requests", None)
+        if isinstance(requests, int):
+            out["requests"] = requests
+        return out

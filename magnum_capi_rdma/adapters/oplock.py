@@ -56,12 +56,14 @@ class OperationLock(object):
         started now, ``timeout_minutes``) is written with the lock; else
         the record already there is kept.
     :param wait: seconds to wait for a held lock before :class:`Busy`.
+    :param helm: the call runs helm: the record says Helm's outcome is
+        unknown (``started``) until :meth:`helm_done`.
     """
 
     def __init__(self, kube, namespace, release, labels, description,
                  duration, cluster_name, operation=None,
                  timeout_minutes=None, wait=0.0, clock=_utcnow,
-                 monotonic=time.monotonic, sleep=time.sleep):
+                 monotonic=time.monotonic, sleep=time.sleep, helm=False):
         self.kube = kube
         self.namespace = namespace
         self.release_name = release
@@ -73,6 +75,7 @@ class OperationLock(object):
         self.operation = operation
         self.timeout_minutes = timeout_minutes
         self.wait = float(wait)
+        self.helm = helm
         self.holder = new_holder()
         self._clock = clock
         self._monotonic = monotonic
@@ -130,6 +133,8 @@ class OperationLock(object):
                     timeout_minutes=self.timeout_minutes))
             else:
                 self._record = ops.record_annotations(record)
+            if self.helm and self._record:
+                self._record[ops.HELM_KEY] = ops.HELM_STARTED
             try:
                 self._write(current, self.holder, self._record, True)
             except kube_adapter.KubeError as exc:
@@ -141,6 +146,11 @@ class OperationLock(object):
                 raise
             self._last_renewal = self._monotonic()
             return
+
+    def helm_done(self):
+        """Helm returned: the record says so when the lock is freed."""
+        if self._record:
+            self._record[ops.HELM_KEY] = ops.HELM_DONE
 
     def renew(self):
         """Push the expiry forward; False if the lock was lost."""
@@ -170,9 +180,12 @@ class OperationLock(object):
                 record = ops.from_lease(current)
                 if current is None or record.holder != self.holder:
                     return
+                # Ours: the record as this call last wrote it, with
+                # Helm's outcome if it has returned since.
                 try:
-                    self._write(current, None, ops.record_annotations(
-                        record), False)
+                    self._write(current, None, {
+                        **ops.record_annotations(record), **self._record},
+                        False)
                     return
                 except kube_adapter.KubeError as exc:
                     if exc.status != 409:

@@ -16,8 +16,10 @@
 ``render DESCRIPTION.yaml [--manifests]`` prints the chart values the
 driver would install (or the RDMA/GPU objects of the workload cluster)
 without touching OpenStack or Kubernetes. ``labels-doc`` writes the label
-reference. Exit codes: 0 ok, 1 invalid labels or fields, 2 unreadable
-input.
+reference. ``selftest CLUSTER_UUID [--show]`` asks for a new run of a
+cluster's RDMA self-test on the management cluster (or shows the last
+result). Exit codes: 0 ok, 1 invalid labels or fields (or no such
+cluster), 2 unreadable input (or an unreachable management cluster).
 """
 
 import argparse
@@ -75,6 +77,19 @@ def _parser():
                          "(reStructuredText)")
     doc.add_argument("--output", "-o", default="-",
                      help="file to write (default: stdout)")
+    test = sub.add_parser(
+        "selftest", help="run a cluster's RDMA self-test again (or show "
+        "it), on the management cluster of [capi_rdma] kubeconfig_file")
+    test.add_argument("cluster", help="the cluster's UUID")
+    test.add_argument("--show", action="store_true",
+                      help="only print the last result and the run in "
+                      "flight (JSON)")
+    test.add_argument("--config-file", action="append", default=[],
+                      dest="config_files", metavar="PATH",
+                      help="the driver's configuration (e.g. "
+                      "/etc/magnum/magnum.conf; repeatable): its "
+                      "[capi_rdma] kubeconfig_file names the management "
+                      "cluster")
     return parser
 
 
@@ -238,7 +253,60 @@ def main(argv=None, out=None, err=None):
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     if args.command == "render":
         return _render(args, out, err)
+    if args.command == "selftest":
+        return _selftest(args, out, err)
     return _labels_doc(args, out, err)
+
+
+def _selftest(args, out, err):
+    """Bump the cluster's self-test request counter, or show the record.
+
+    The driver's next health poll of the cluster starts the run (once the
+    cluster is CREATE_COMPLETE or UPDATE_COMPLETE and no run is in
+    flight); the result replaces ``rdma_selftest`` in its health reason.
+    """
+    import json
+
+    from magnum_capi_rdma.adapters import kube as kube_adapter
+    from magnum_capi_rdma.services import selftest as service
+
+    try:
+        conf = capi_conf.from_files(args.config_files)
+        kube = kube_adapter.Kube.from_config(conf)
+    except Exception as exc:
+        err.write("error: cannot reach the management cluster: %s\n"
+                  % " ".join(str(exc).split()))
+        return EXIT_INPUT
+    try:
+        if args.show:
+            found = service.show(kube, args.cluster)
+        else:
+            found = service.request(kube, args.cluster)
+    except kube_adapter.KubeError as exc:
+        err.write("error: %s\n" % exc)
+        return EXIT_INPUT
+    if found is None:
+        err.write("error: no cluster %s on the management cluster (no "
+                  "operation record labelled with that UUID)\n"
+                  % args.cluster)
+        return EXIT_INVALID
+    if args.show:
+        namespace, release, record = found
+        out.write(json.dumps({
+            "namespace": namespace, "release": release,
+            "request": record.request,
+            "running": {"run": record.run, "nodes": list(record.run_nodes),
+                        "started": record.run_started.isoformat()}
+            if record.run else None,
+            "result": record.result}, indent=2, sort_keys=True) + "\n")
+        return 0
+    out.write("RDMA self-test of cluster %s requested (request %d): it "
+              "starts at the cluster's next health poll (Magnum's "
+              "[kubernetes] health_polling_interval) once the cluster is "
+              "CREATE_COMPLETE or UPDATE_COMPLETE; the result replaces "
+              "rdma_selftest in its health_status_reason.\n"
+              % (args.cluster, found.request))
+    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ Every module of this package is one feature. It declares, in one file:
   mounts and file systems its feature needs on the machines of ``group``
   (the control plane or a worker group); ``hosts`` alone writes them to
   the chart values, because lists of values do not merge;
+- ``control_plane_fields(spec) -> dict`` (optional): fields of the
+  KubeadmControlPlane's ``spec`` the chart has no value for, which the
+  driver applies itself with its own field manager after each Helm
+  install or upgrade (``values.control_plane_fields`` merges them);
 - ``AFTER`` (optional): features whose parts and values come first;
 - ``REFUSED`` (optional): labels of other Magnum drivers this feature
   deliberately does not support, each with what to use instead.

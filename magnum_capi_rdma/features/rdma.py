@@ -160,9 +160,29 @@ LABELS = (
         **_RDMA),
     labels.label(
         "rdma_selftest_enabled", "boolean", False,
-        "Run an RDMA self-test between two RDMA nodes after the cluster is "
-        "created.", **_RDMA),
+        "Run an RDMA self-test (perftest ib_write_bw and ib_write_lat "
+        "between pods on two RDMA nodes, over the RDMA resource and "
+        "network) once the cluster is created, and again after a resize or "
+        "upgrade of an RDMA node group; the result is in the cluster's "
+        "health (rdma_selftest). Not for ipoib (its pods get no RDMA "
+        "device).", **_RDMA),
+    labels.label(
+        "rdma_selftest_min_bandwidth_gbps", "integer", None,
+        "Lowest RDMA write bandwidth (Gbit/s) the self-test accepts; "
+        "below it the cluster is UNHEALTHY. Unset: [capi_rdma] "
+        "selftest_min_bandwidth_gbps of the site. Needs "
+        "rdma_selftest_enabled.", minimum=1, maximum=3200, **_RDMA),
+    labels.label(
+        "rdma_selftest_max_latency_us", "integer", None,
+        "Highest RDMA write latency (microseconds, perftest's typical "
+        "value) the self-test accepts; above it the cluster is UNHEALTHY. "
+        "Unset: [capi_rdma] selftest_max_latency_us of the site. Needs "
+        "rdma_selftest_enabled.", minimum=1, maximum=100000, **_RDMA),
 )
+
+#: Labels only the self-test reads.
+_SELFTEST_THRESHOLDS = ("rdma_selftest_min_bandwidth_gbps",
+                        "rdma_selftest_max_latency_us")
 
 # -- the spec -----------------------------------------------------------
 
@@ -204,6 +224,7 @@ def group_part(ctx):
 def cluster_part(ctx):
     modes = sorted({g.rdma.mode for g in ctx.groups if g.rdma.enabled})
     selftest = ctx.label("rdma_selftest_enabled")
+    _check_selftest_thresholds(ctx, selftest)
     if not modes:
         if selftest:
             ctx.problem("rdma_selftest_enabled", True, "true only with an "
@@ -235,9 +256,27 @@ def cluster_part(ctx):
         pkey=ctx.label("rdma_pkey"),
         ufm_secret=ctx.label("rdma_ufm_secret"),
         selftest_enabled=selftest,
+        selftest_min_bandwidth_gbps=ctx.label(
+            "rdma_selftest_min_bandwidth_gbps"),
+        selftest_max_latency_us=ctx.label("rdma_selftest_max_latency_us"),
         ip_range_where=ctx.source("rdma_ip_range"))
     _check_fabric(ctx, fabric, info, where)
     return fabric
+
+
+def _check_selftest_thresholds(ctx, selftest):
+    """A threshold a user set for a self-test that does not run.
+
+    A site default (``[capi_rdma_labels]``) is no user's choice: it only
+    applies where the self-test runs.
+    """
+    if selftest:
+        return
+    for name in _SELFTEST_THRESHOLDS:
+        if ctx.source(name) not in ("default", "site"):
+            ctx.problem(name, ctx.label(name), "unset unless "
+                        "rdma_selftest_enabled is true",
+                        "only the RDMA self-test reads it")
 
 
 def _check_fabric(ctx, fabric, info, where):

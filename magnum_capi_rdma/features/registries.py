@@ -169,7 +169,7 @@ def _insecure(ctx):
         "without certificate check) or http://host[:port] (plain HTTP)")
     if not value:
         return None
-    value = value.rstrip("/")
+    value = value.rstrip("/").lower()
     return value if "://" in value else "https://" + value
 
 

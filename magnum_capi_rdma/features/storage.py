@@ -245,10 +245,15 @@ def group_part(ctx):
                         ctx.label("boot_volume_type"),
                         ctx.label("boot_volume_availability_zone"))
     if not volume.size:
-        _needs(ctx, ("boot_volume_type", "boot_volume_availability_zone"),
-               "applies to root volumes, and this node group boots from "
-               "the flavor's disk", "unset, or a boot_volume_size (label "
-               "or site default)")
+        # A template or cluster value is reported once (with the control
+        # plane), a node group's own with its group.
+        names = [name for name in ("boot_volume_type",
+                                   "boot_volume_availability_zone")
+                 if ctx.group.role == "master" or ctx.source(
+                     name).startswith("nodegroup:")]
+        _needs(ctx, names, "applies to root volumes, and these nodes boot "
+               "from the flavor's disk", "unset, or a boot_volume_size "
+               "(label or site default)")
     return volume
 
 

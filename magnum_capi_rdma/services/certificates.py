@@ -38,7 +38,9 @@ MESSAGE = (
     "CA and Magnum's record of it is unchanged. Before the CA expires, "
     "create a new cluster and move the workloads to it. Leaf certificates "
     "(API server, kubelets, etcd) are renewed by Cluster API when machines "
-    "are rolled out, e.g. by an upgrade.")
+    "are replaced: control plane machines automatically before their "
+    "certificates expire (label certificate_renewal_days), and by "
+    "upgrades.")
 
 
 def refuse_ca_rotation(context, cluster, stored=None, delete_cert=None):

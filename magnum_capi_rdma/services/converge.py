@@ -16,8 +16,8 @@
 Every install follows one shape, each step idempotent so that repeating
 an operation after a crash converges: the project namespace (with the
 driver's role bound in it), the cluster's operation lock, a check that the
-cluster is still wanted, the credentials Secret, the CA Secrets, then the
-Helm release.
+cluster is still wanted, the credentials Secret, the CA Secrets, the
+Helm release, then the fields the driver owns on the KubeadmControlPlane.
 """
 
 import contextlib
@@ -35,6 +35,7 @@ from magnum_capi_rdma import errors
 from magnum_capi_rdma import magnum_objects as mo
 from magnum_capi_rdma.services import credentials
 from magnum_capi_rdma import spec as spec_mod
+from magnum_capi_rdma import values as values_mod
 
 CONF = cfg.CONF
 
@@ -149,12 +150,10 @@ class Converge(object):
                 if not self.kube.namespace_exists(namespace):
                     return
                 self._runtime.helm.uninstall(release, namespace)
-            except (helm_adapter.HelmError, kube_adapter.KubeError,
-                    magnum_exception.ExternalNetworkNotFound,
-                    magnum_exception.Conflict) as exc:
+            except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
                 raise errors.ClusterOperationFailed(reason=str(exc))
             finally:
-                self._runtime.observer.invalidate()
+                self._runtime.observer.invalidate(namespace, release)
 
     def rotate_credentials(self, context, cluster):
         release = mo.release_for(cluster)
@@ -170,26 +169,31 @@ class Converge(object):
 
     @contextlib.contextmanager
     def locked(self, cluster, what, operation=None, timeout_minutes=None,
-               wait=0.0, release=None):
+               wait=0.0, release=None, helm=False):
         """Hold the cluster's operation lock for one driver call.
 
         ``what`` names the call in the message another caller gets while
         this one runs; with ``operation`` the operation record (what
-        status passes time out) is written too.
+        status passes time out) is written too; with ``helm`` the record
+        says Helm's outcome is unknown until ``lock.helm_done()``.
         """
         release = release or mo.release_for(cluster)
+        namespace = mo.namespace_for(cluster.project_id)
         lock = oplock.OperationLock(
-            self.kube, mo.namespace_for(cluster.project_id), release,
+            self.kube, namespace, release,
             mo.ownership_labels(cluster), what,
             CONF.capi_rdma.operation_lock_seconds, cluster.name or
             cluster.uuid, operation=operation,
-            timeout_minutes=timeout_minutes, wait=wait)
+            timeout_minutes=timeout_minutes, wait=wait, helm=helm)
         try:
             lock.acquire()
         except oplock.Busy as exc:
             raise errors.ClusterBusy(reason=str(exc))
         except kube_adapter.KubeError as exc:
             raise errors.ClusterOperationFailed(reason=str(exc))
+        # The operation record changed: status reads it back before it
+        # times the operation.
+        self._runtime.observer.invalidate(namespace, release)
         with lock.renewing():
             yield lock
 
@@ -213,7 +217,8 @@ class Converge(object):
         except kube_adapter.KubeError as exc:
             raise errors.ClusterOperationFailed(reason=str(exc))
         with self.locked(cluster, what, operation if record else None,
-                         timeout_minutes, release=release) as lock:
+                         timeout_minutes, release=release,
+                         helm=True) as lock:
             self._still_wanted(context, cluster, expect_status)
             try:
                 if before_helm is not None:
@@ -223,8 +228,7 @@ class Converge(object):
                 certs_adapter.write_ca_secrets(
                     self.kube, namespace, release, context, cluster,
                     mo.ownership_labels(cluster))
-                values = mo.with_external_network_id(
-                    context, mo.chart_values(spec, release))
+                values = mo.chart_values(spec, release)
                 if lock.lost:
                     raise errors.ClusterOperationFailed(
                         reason="Lost the operation lock of cluster %s (the "
@@ -233,12 +237,13 @@ class Converge(object):
                 self._runtime.helm.install_or_upgrade(
                     release, namespace, values,
                     spec.chart_version or CONF.capi_rdma.chart_version)
-            except (helm_adapter.HelmError, kube_adapter.KubeError,
-                    magnum_exception.ExternalNetworkNotFound,
-                    magnum_exception.Conflict) as exc:
+                lock.helm_done()
+                apply_control_plane_fields(self.kube, namespace, release,
+                                           spec)
+            except (helm_adapter.HelmError, kube_adapter.KubeError) as exc:
                 raise errors.ClusterOperationFailed(reason=str(exc))
             finally:
-                self._runtime.observer.invalidate()
+                self._runtime.observer.invalidate(namespace, release)
         in_progress = "%s_IN_PROGRESS" % operation
         if operation != CREATE and cluster.status != in_progress:
             # A status pass that ran while Helm worked saw the old, ready
@@ -266,6 +271,27 @@ class Converge(object):
             raise errors.ClusterBusy(
                 reason="Cluster %s is %s now; not resuming its create" % (
                     cluster.name or cluster.uuid, fresh.status))
+
+
+def apply_control_plane_fields(kube, namespace, release, spec):
+    """The KubeadmControlPlane fields the driver owns, applied.
+
+    What the chart has no value for (e.g. the certificate renewal of
+    ``features.certificates``), applied with the driver's own field
+    manager once the Helm release is installed: the object exists then,
+    and Helm's three-way merge of later upgrades keeps fields it did not
+    set. Fields the spec no longer has are removed.
+    """
+    name = contract.CHART_CONTROL_PLANE_NAME % release
+    applied = kube.apply_fields(
+        "kubeadmcontrolplane", namespace, name,
+        {"spec": values_mod.control_plane_fields(spec)},
+        contract.FIELD_MANAGER)
+    if applied is None:
+        raise kube_adapter.KubeError(
+            "KubeadmControlPlane %s/%s is missing after the Helm release "
+            "was installed; the driver cannot set its certificate "
+            "renewal" % (namespace, name))
 
 
 def ignored_text(spec, limit=20):

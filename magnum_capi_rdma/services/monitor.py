@@ -16,7 +16,9 @@
 Health is computed by :func:`magnum_capi_rdma.health.evaluate` from the
 shared snapshot (and, for clusters with RDMA node groups, a short read of
 the workload cluster). The poll also carries node counts the cluster
-autoscaler chose back to Magnum.
+autoscaler chose back to Magnum, and takes one step of the RDMA self-test
+of clusters that asked for it (:mod:`.selftest`): Magnum's health poll is
+the one periodic call a completed cluster gets.
 """
 
 from magnum.conductor import monitors
@@ -26,6 +28,7 @@ from magnum_capi_rdma.adapters import workload
 from magnum_capi_rdma import errors
 from magnum_capi_rdma import health
 from magnum_capi_rdma import magnum_objects as mo
+from magnum_capi_rdma.services import selftest
 from magnum_capi_rdma import status as st
 
 LOG = logging.getLogger(__name__)
@@ -60,8 +63,9 @@ class Monitor(monitors.MonitorBase):
                                          node_count=ng.node_count,
                                          status=ng.status or "")
                         for ng in cluster.nodegroups)
-            rdma = self._rdma(cluster, namespace, release)
-            status, reason = health.evaluate(observed, release, ngs, rdma)
+            rdma, selftest_entry = self._rdma(cluster, namespace, release)
+            status, reason = health.evaluate(observed, release, ngs, rdma,
+                                             selftest_entry)
             self._sync_node_counts(observed, release, ngs)
         except Exception as exc:
             status, reason = health.UNKNOWN, {
@@ -70,18 +74,41 @@ class Monitor(monitors.MonitorBase):
         self.data["health_status_reason"] = reason
 
     def _rdma(self, cluster, namespace, release):
-        """The RDMA observation; None without RDMA node groups."""
+        """The RDMA observation and the self-test's ``(entry, ok)``.
+
+        ``(None, None)`` without RDMA node groups. One connection to the
+        workload cluster serves both, and one LIST of its nodes.
+        """
         try:
             spec = mo.build_spec(cluster)
         except errors.InvalidClusterLabels:
-            return None
+            return None, None
         if not spec.rdma_node_groups:
-            return None
-        return workload.rdma_observation(
-            self._runtime.kube, namespace, release, spec,
-            expected_nodes=sum(
-                ng.node_count for ng in cluster.nodegroups
-                if mo.group_name(ng) in spec.rdma_node_group_names))
+            return None, None
+        expected = sum(ng.node_count for ng in cluster.nodegroups
+                       if mo.group_name(ng) in spec.rdma_node_group_names)
+        resource = spec.rdma_resource
+        tester = selftest.SelfTest(self._runtime.kube)
+        try:
+            with workload.connect(self._runtime.kube, namespace,
+                                  release) as cluster_api:
+                nodes = None
+                try:
+                    nodes = cluster_api.nodes() if resource else None
+                except workload.WorkloadError:
+                    pass  # observe() says why
+                rdma = workload.observe(cluster_api, resource, expected,
+                                        nodes)
+                reachable = rdma.error is None
+                entry = tester.poll(cluster, spec,
+                                    cluster_api if reachable else None,
+                                    nodes)
+        except workload.Unavailable as exc:
+            rdma = health.RdmaObservation(resource_name=resource,
+                                          nodes_expected=expected,
+                                          error=str(exc))
+            entry = tester.poll(cluster, spec, None)
+        return rdma, entry
 
     def _sync_node_counts(self, observed, release, ngs):
         """Node counts the cluster autoscaler chose flow back to Magnum.

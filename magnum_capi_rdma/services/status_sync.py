@@ -20,6 +20,17 @@ operation changed the cluster meanwhile. Around that: a create whose
 conductor died before Helm installed the release is resumed, what
 outlives a deleted release is cleaned up, and an unreachable management
 cluster still times operations out.
+
+An operation is complete only when Helm says so, not only its objects:
+a conductor killed together with its helm after helm made the Cluster
+API objects leaves the release's only revision pending-install while the
+objects become ready. When the operation record says nobody saw helm
+return (:func:`helm_unconfirmed`), the pass that would complete the
+operation asks Helm first (one ``helm get metadata``, only then): a
+pending revision keeps the operation in progress, and once it is stale
+(the helm writing it is dead) a create is resumed (revision marked
+failed, the release installed again) and an update fails, its revision
+marked failed, so the next update does not hit Helm's lock.
 """
 
 import dataclasses
@@ -130,6 +141,20 @@ def create_interrupted(cluster, observed, record, now, lock_seconds):
     return (now - last).total_seconds() > lock_seconds
 
 
+def helm_unconfirmed(cluster_status, result, record):
+    """Whether this pass must ask Helm before saving ``result`` (pure).
+
+    Only when it would complete a create or an update whose operation
+    ran helm and nobody saw helm return (the operation record's
+    ``helm`` is ``started``: the conductor call died or is still in it).
+    """
+    if cluster_status not in (st.CREATE_IN_PROGRESS, st.UPDATE_IN_PROGRESS):
+        return False
+    return (result.status == cluster_status.replace("_IN_PROGRESS",
+                                                    "_COMPLETE") and
+            record.helm_unconfirmed)
+
+
 # -- the pass --
 
 class StatusSync(object):
@@ -171,6 +196,10 @@ class StatusSync(object):
                        moved_on)
             return
         result = st.reconcile(observed, view, timeutils.utcnow(True))
+        record = snapshot.operation(namespace, release)
+        if helm_unconfirmed(cluster.status, result, record):
+            result = self._confirm_helm(context, cluster, release, namespace,
+                                        view, result, record)
         if result.status == st.DELETE_COMPLETE:
             pending = self._cleanup_after_delete(cluster, release, namespace)
             if pending and st.timed_out(view, timeutils.utcnow(True)):
@@ -289,7 +318,40 @@ class StatusSync(object):
 
     # -- around the reconciliation --
 
-    def _resume_create(self, context, cluster):
+    def _confirm_helm(self, context, cluster, release, namespace, view,
+                      result, record):
+        """``result`` (a completion) unless Helm's revision is pending."""
+        helm = self._runtime.helm
+        pending = helm.pending(release, namespace)
+        if pending is None:
+            return result
+        now = timeutils.utcnow(True)
+        waiting = ("Waiting for Helm: the release's %s (taken as abandoned "
+                   "after %ds)" % (pending, helm.stale_after))
+        if st.timed_out(view, now):
+            return st.held_back(
+                result, view, "Timed out after %d minutes. %s" % (
+                    view.timeout_minutes, waiting),
+                status=cluster.status.replace("_IN_PROGRESS", "_FAILED"))
+        if not pending.stale or operations.held_by_other(record, None, now):
+            return st.held_back(result, view, waiting)
+        if cluster.status == st.CREATE_IN_PROGRESS:
+            # Its helm died after making the objects: install again.
+            return self._resume_create(
+                context, cluster, "while Helm installed the release (%s)"
+                % pending)
+        LOG.warning("Cluster %s: its update was interrupted while Helm "
+                    "applied it (%s); marking the revision failed",
+                    cluster.uuid, pending)
+        helm.free_abandoned(release, namespace)
+        return st.held_back(
+            result, view, "The update was interrupted (the conductor "
+            "stopped while Helm applied it: the release's %s); that "
+            "revision is now marked failed. Run the update again."
+            % pending, status=st.UPDATE_FAILED)
+
+    def _resume_create(self, context, cluster,
+                       when="before Helm installed the release"):
         """Finish an interrupted create; the status to save."""
         release = mo.release_for(cluster)
         namespace = mo.namespace_for(cluster.project_id)
@@ -302,8 +364,8 @@ class StatusSync(object):
                 reason="The create was interrupted (the conductor stopped) "
                 "before the cluster's credentials were made; delete the "
                 "cluster and create it again.")
-        LOG.warning("Cluster %s: its create was interrupted before Helm "
-                    "installed the release; resuming it", cluster.uuid)
+        LOG.warning("Cluster %s: its create was interrupted %s; resuming "
+                    "it", cluster.uuid, when)
         in_progress = st.CREATE_IN_PROGRESS
         try:
             self._converge.resume_create(context, cluster,

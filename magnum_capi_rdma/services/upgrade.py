@@ -21,9 +21,14 @@ can be retried.
 import dataclasses
 
 from magnum.common import exception as magnum_exception
+from oslo_config import cfg
 
+from magnum_capi_rdma import errors
 from magnum_capi_rdma import magnum_objects as mo
+from magnum_capi_rdma import values
 from magnum_capi_rdma import versions
+
+CONF = cfg.CONF
 
 
 @dataclasses.dataclass
@@ -40,15 +45,47 @@ class Upgrade:
         self.cluster.save()
 
 
-def _problem(cluster, old_template, template, nodegroup, new_version):
+def installed(spec, release):
+    """What the driver installs for ``spec``, to see what changes.
+
+    The chart version and values, and the fields it applies itself.
+    """
+    return (spec.chart_version or CONF.capi_rdma.chart_version,
+            mo.chart_values(spec, release),
+            values.control_plane_fields(spec))
+
+
+def _other_changes(cluster, old_template, template, nodegroup, new_spec,
+                   scoped):
+    """Whether the upgrade changes anything besides the version.
+
+    A node group is upgraded to its cluster's template (Magnum's API
+    says so): its machine image may change. A cluster may move to a
+    template with another image, chart version or add-on versions: any
+    difference in what the driver installs counts.
+    """
+    if scoped:
+        image = mo.field(nodegroup, "image_id") or old_template.image_id
+        return image != template.image_id
+    try:
+        before = mo.build_spec(cluster)
+    except errors.InvalidClusterLabels:
+        return True     # what runs no longer validates; the new one does
+    release = mo.release_for(cluster)
+    return installed(before, release) != installed(new_spec, release)
+
+
+def _problem(cluster, old_template, template, nodegroup, new_spec):
     """Why the upgrade cannot be done, or None."""
+    new_version = new_spec.kube_version
     scoped = nodegroup is not None and not nodegroup.is_default
     current = (mo.field(nodegroup, "version") if scoped else None) or (
         cluster.coe_version)
-    problem = versions.upgrade_problem(current, new_version)
-    if problem and versions.parse(current) == versions.parse(
-            new_version) and template.image_id != old_template.image_id:
-        problem = None  # same Kubernetes, new machine image
+    same = versions.parse(current) is not None and versions.parse(
+        current) == versions.parse(new_version)
+    problem = versions.upgrade_problem(
+        current, new_version, other_changes=same and _other_changes(
+            cluster, old_template, template, nodegroup, new_spec, scoped))
     if not problem and scoped and versions.parse(cluster.coe_version) and (
             versions.parse(new_version) >
             versions.parse(cluster.coe_version)):
@@ -61,15 +98,18 @@ def _problem(cluster, old_template, template, nodegroup, new_version):
 def prepare(cluster, template, nodegroup):
     """The :class:`Upgrade` of a cluster (or of one non-default group).
 
+    The same Kubernetes version is an upgrade too when something else
+    changes: the machine image, the chart version or add-on versions.
+
     :raises magnum.common.exception.NotSupported: the versions do not
-        allow it.
+        allow it, or it would change nothing.
     :raises magnum_capi_rdma.errors.InvalidClusterLabels: the new template
         does not make a valid spec.
     """
     old_template = cluster.cluster_template
     new_spec = mo.build_spec(cluster, template=template)
     problem = _problem(cluster, old_template, template, nodegroup,
-                       new_spec.kube_version)
+                       new_spec)
     if problem:
         raise magnum_exception.NotSupported(operation=problem)
 

@@ -17,6 +17,12 @@ Every feature module (``magnum_capi_rdma.features``) contributes a pure
 ``contribute(spec) -> dict``; the contributions are deep-merged in the
 features' derived order. Lists of node groups merge by ``name`` so several
 features can add to the same node group.
+
+What the chart has no value for, a feature may own on the objects the
+chart renders: :func:`control_plane_fields` merges the features' optional
+``control_plane_fields(spec) -> dict``, the fields of the
+KubeadmControlPlane's ``spec`` that the driver applies itself (with its
+own field manager, after each Helm install or upgrade).
 """
 
 import copy
@@ -75,3 +81,18 @@ def build_values(spec, cloud_credentials_secret):
         order = {g.name: pos for pos, g in enumerate(spec.node_groups)}
         values["nodeGroups"].sort(key=lambda g: order.get(g["name"], 0))
     return values
+
+
+def control_plane_fields(spec):
+    """The KubeadmControlPlane ``spec`` fields the driver applies itself.
+
+    Merged from the features' optional ``control_plane_fields(spec)``; an
+    empty mapping when the driver owns none (the driver's earlier fields
+    are then removed from the object).
+    """
+    fields = {}
+    for module in features.FEATURES:
+        contribute = getattr(module, "control_plane_fields", None)
+        if contribute is not None:
+            fields = deep_merge(fields, contribute(spec))
+    return fields

@@ -21,9 +21,11 @@ From the repository root (or with it on ``PYTHONPATH``)::
 
 ``up`` starts etcd and kube-apiserver detached, writes ``DIR/kubeconfig``
 and ``DIR/pids`` and prints the kubeconfig path. Add ``--crds`` to install
-the project's CRDs too, and ``--rbac`` to apply etc/rbac and write
-``DIR/driver.kubeconfig`` for the driver's least-privilege service account
-(printed instead of the admin kubeconfig).
+the CRDs too (Cluster API's and CAPO's own from ``../shared/upstream``,
+generated ones without it: see ``simulator/crds.py``), and ``--rbac`` to
+apply etc/rbac and write ``DIR/driver.kubeconfig`` for the driver's
+least-privilege service account (printed instead of the admin
+kubeconfig).
 """
 
 import argparse
@@ -44,8 +46,20 @@ def _install_crds(bed):
     from kubernetes import config
 
     from magnum_capi_rdma_dev.simulator import crds
+    from magnum_capi_rdma_dev import upstream
 
-    crds.install_crds(config.new_client_from_config(bed.kubeconfig))
+    found = upstream.find()
+    api_client = config.new_client_from_config(bed.kubeconfig)
+    try:
+        crds.install_crds(api_client, upstream=found)
+    finally:
+        api_client.close()
+    if found:
+        print("CRDs: Cluster API's and CAPO's from %s" % found,
+              file=sys.stderr)
+    else:
+        print("CRDs: generated ones (%s)" % upstream.missing_message(),
+              file=sys.stderr)
 
 
 def up(args):
@@ -118,7 +132,8 @@ def main(argv=None):
                         help="directory for certs, data, logs, kubeconfig")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--crds", action="store_true",
-                        help="(up) also install the project's CRDs")
+                        help="(up) also install the CRDs (Cluster API's "
+                        "and CAPO's from ../shared/upstream when there)")
     parser.add_argument("--rbac", action="store_true",
                         help="(up) also apply etc/rbac and write "
                         "driver.kubeconfig for its service account")

@@ -58,6 +58,13 @@ def parse_args(argv):
                         default=None, help="kubeconfig to publish as every "
                         "workload cluster's kubeconfig Secret (default: "
                         "one pointing at https://127.0.0.1:1)")
+    parser.add_argument("--workload-servers", metavar="DIR", default=None,
+                        help="give every cluster a real workload API "
+                        "server (etcd + kube-apiserver, data in DIR/<ns>/"
+                        "<cluster>) on which nodes, the network operator "
+                        "and the RDMA self-test's pods are simulated; its "
+                        "kubeconfig Secret points there (needs the bed's "
+                        "binaries; about 320 MiB per cluster)")
     parser.add_argument("--config-file", action="append", default=[],
                         help="oslo.config file with [capi_rdma] "
                         "*_api_version options; repeatable")
@@ -135,12 +142,24 @@ def build(args):
     api_client = config.new_client_from_config(args.kubeconfig)
     if args.install_crds:
         from magnum_capi_rdma_dev.simulator import crds
+        from magnum_capi_rdma_dev import upstream
 
-        crds.install_crds(api_client)
-        LOG.info("CRDs installed")
+        found = upstream.find()
+        crds.install_crds(api_client, upstream=found)
+        if found:
+            LOG.info("CRDs installed: Cluster API's and CAPO's from %s",
+                     found)
+        else:
+            LOG.warning("CRDs installed: generated ones (%s)",
+                        upstream.missing_message())
+    workloads = None
+    if args.workload_servers:
+        from magnum_capi_rdma_dev.simulator import workload as workload_mod
+
+        workloads = workload_mod.WorkloadServers(args.workload_servers)
     sim = core.Simulator(api_client, namespace=args.namespace,
                          faults=faults, delays=delays,
-                         workload_kubeconfig=workload)
+                         workload_kubeconfig=workload, workloads=workloads)
     return sim, faults_file
 
 
@@ -168,7 +187,12 @@ def main(argv=None):
     signal.signal(signal.SIGINT, stop)
     LOG.info("simulating Cluster API on %s (namespace %s, every %.2fs)",
              args.kubeconfig, args.namespace or "all", args.interval)
-    sim.run(args.interval, before_step=lambda: faults_file.reload_into(sim))
+    try:
+        sim.run(args.interval,
+                before_step=lambda: faults_file.reload_into(sim))
+    finally:
+        if sim.workloads is not None:
+            sim.workloads.stop_all()
     LOG.info("stopped after %d passes", sim.steps)
     return 0
 

@@ -102,11 +102,16 @@ class Simulator(ClusterController, ControlPlaneController,
         kubeconfig Secret; by default a kubeconfig for ``workload_server``.
     :param workload_server: server of the generated workload kubeconfig
         (nothing listens there by default).
+    :param workloads: a :class:`.workload.WorkloadServers`: each cluster
+        gets a real workload API server (its kubeconfig Secret points at
+        it) on which :mod:`.kubelets` plays the nodes and operators; the
+        caller stops them (``workloads.stop_all()``).
     """
 
     def __init__(self, api_client, namespace=None, faults=None, delays=None,
                  api_versions=None, workload_kubeconfig=None,
-                 workload_server="https://127.0.0.1:1", seed=None):
+                 workload_server="https://127.0.0.1:1", seed=None,
+                 workloads=None):
         from kubernetes import client
 
         self.api_client = api_client
@@ -117,6 +122,7 @@ class Simulator(ClusterController, ControlPlaneController,
         self.api_versions = self._api_versions(api_versions)
         self.workload_kubeconfig = workload_kubeconfig
         self.workload_server = workload_server
+        self.workloads = workloads
         self._faults = faults_mod.validate_faults(faults)
         self._lock = threading.Lock()
         self._clock = {}
@@ -244,7 +250,27 @@ class Simulator(ClusterController, ControlPlaneController,
                               ns_of(obj), name_of(obj), short_error(exc))
         self._clock = {k: v for k, v in self._clock.items() if k[0] in seen}
         self._finalize_namespaces(snap)
+        if self.workloads is not None:
+            self.workloads.step(self, snap)
         self.steps += 1
+
+    def _ensure_kubeconfig(self, snap, kcp, cluster, endpoint):
+        """The kubeconfig Secret, naming the cluster's workload server.
+
+        With ``workloads`` the Secret waits for the cluster's API server
+        (as kubeadm's first node makes it), and follows it if it moved.
+        """
+        if self.workloads is None:
+            return super()._ensure_kubeconfig(snap, kcp, cluster, endpoint)
+        text = self.workloads.kubeconfig_for(cluster)
+        if text is None:
+            return None  # its API server is starting
+        self.workloads.refresh_secret(self, snap, cluster, text)
+        default, self.workload_kubeconfig = self.workload_kubeconfig, text
+        try:
+            return super()._ensure_kubeconfig(snap, kcp, cluster, endpoint)
+        finally:
+            self.workload_kubeconfig = default
 
     def _record_refusal(self, kind, obj, message):
         """A write the real schemas refused: the simulator is wrong."""

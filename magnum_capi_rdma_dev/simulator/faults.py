@@ -34,7 +34,25 @@ FAULTS = {
         (int, float), "seconds Machines stay Provisioning"),
     "stall": ((bool,), "nothing of the cluster progresses"),
     "stuck_deletion": ((bool,), "finalizers are never removed"),
+    # The workload cluster (simulator.workload, simulator.kubelets).
+    "rdma_policy_state": (
+        (str,), "the NicClusterPolicy's status.state stays this"),
+    "rdma_resource_missing": (
+        (bool,), "no node advertises the RDMA resource (device plugin "
+        "broken)"),
+    "rdma_fabric_failure": (
+        (str,), "the self-test's ib_write_bw fails with this message (a "
+        "broken fabric)"),
+    "rdma_bandwidth_gbps": (
+        (int, float), "bandwidth the self-test measures (a slow fabric)"),
+    "rdma_latency_us": (
+        (int, float), "latency the self-test measures"),
+    "rdma_selftest_hang": (
+        (bool,), "the self-test's client never ends (timeouts)"),
 }
+
+#: Faults that take a number of at least zero.
+_NON_NEGATIVE = ("provision_delay", "rdma_bandwidth_gbps", "rdma_latency_us")
 
 #: delay name -> default seconds
 DEFAULT_DELAYS = {
@@ -44,6 +62,10 @@ DEFAULT_DELAYS = {
     "machine_node": 0.0,
     "addon": 0.2,
     "deletion": 0.5,
+    # The workload cluster (simulator.kubelets).
+    "rdma_operator": 0.5,
+    "workload_pod": 0.2,
+    "perftest": 1.0,
 }
 
 
@@ -65,9 +87,9 @@ def _check_fault(where, name, value):
     if not ok:
         raise FaultsError("%s: fault %r must be %s, got %r" % (
             where, name, " or ".join(t.__name__ for t in types), value))
-    if name == "provision_delay" and value < 0:
-        raise FaultsError("%s: provision_delay must be >= 0, got %r" % (
-            where, value))
+    if name in _NON_NEGATIVE and value < 0:
+        raise FaultsError("%s: %s must be >= 0, got %r" % (
+            where, name, value))
 
 
 def validate_cluster_faults(where, faults):

@@ -15,7 +15,8 @@
 
 A tiny chart of our own (a ConfigMap, an optional Deployment, a values
 schema and a ``required`` value) keeps each case fast; the chart
-repository is served over HTTP on 127.0.0.1 by this process.
+repository is served over HTTP on 127.0.0.1 by this process. One test
+installs the real openstack-cluster chart 0.27.0 from such a repository.
 """
 
 import base64
@@ -23,6 +24,8 @@ import gzip
 import http.server
 import json
 import os
+import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -369,25 +372,40 @@ def test_bad_chart_repo_is_named(helm_bin, kubeconfig, tmp_path):
     assert "nowhere" in str(caught.value)
 
 
-TEST_CHART = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "charts", "openstack-cluster")
+#: What the real chart needs to render (a credentials Secret it does not
+#: make, a version, flavors, and an image: CAPO's schema wants one).
+REAL_CHART_VALUES = {
+    "cloudCredentialsSecretName": "demo-cloud-credentials",
+    "kubernetesVersion": "1.33.1",
+    "machineImageId": "0f2d5b0e-7d4c-4f6a-9c1e-3b8a2d6e5f41",
+    "controlPlane": {"machineFlavor": "m1.medium"},
+    "nodeGroupDefaults": {"machineFlavor": "m1.small"},
+}
 
 
-def test_project_test_chart_from_http_repo(helm_bin, kubeconfig,
-                                           kube_api_client, namespace,
-                                           tmp_path):
-    """The shared openstack-cluster test chart, served as a repository.
+def test_real_openstack_cluster_chart_from_http_repo(
+        helm_bin, kubeconfig, kube_api_client, namespace, tmp_path):
+    """The real openstack-cluster chart 0.27.0, served as a repository.
 
-    Installs it with the adapter, then reads what it made with the kube
-    adapter: both adapters against the objects the driver works on.
+    Packaged from a copy (the pinned folder is read-only), with its
+    cluster-addons dependency. Installs it with the adapter, then reads
+    what it made with the kube adapter: both adapters against the objects
+    the driver works on, on the bed's real CRDs.
     """
     from magnum_capi_rdma.adapters import kube as kube_adapter
     from magnum_capi_rdma import conf as conf_mod
+    from tests.support import upstream
 
+    chart = upstream.require_real_chart()
+    copy = tmp_path / "src" / "openstack-cluster"
+    shutil.copytree(str(chart), str(copy))
+    for path in [copy] + [p for p in copy.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
     served = tmp_path / "served"
     served.mkdir()
-    subprocess.run([helm_bin, "package", TEST_CHART, "-d", str(served)],
+    subprocess.run([helm_bin, "package", str(copy), "-d", str(served)],
                    check=True, capture_output=True)
+    version = yaml.safe_load((copy / "Chart.yaml").read_text())["version"]
     with _CountingRepo(str(served)) as repo:
         subprocess.run([helm_bin, "repo", "index", str(served), "--url",
                         repo.url], check=True, capture_output=True)
@@ -395,33 +413,39 @@ def test_project_test_chart_from_http_repo(helm_bin, kubeconfig,
             executable=helm_bin, kubeconfig=kubeconfig,
             chart_repo=repo.url, chart_name="openstack-cluster",
             cache_dir=str(tmp_path / "cache"), timeout=60, retries=1,
-            default_version="0.27.0-test")
+            default_version=version)
         versions = {option: conf_mod.cfg.CONF.capi_rdma[option]
                     for option, _ in kube_adapter.KINDS.values()}
         kube = kube_adapter.Kube(kube_api_client, versions)
 
-        assert helm.install_or_upgrade("demo", namespace, {}) == 1
+        assert helm.install_or_upgrade("demo", namespace,
+                                       REAL_CHART_VALUES) == 1
         assert [c["metadata"]["name"] for c in kube.list(
             "cluster", namespace)] == ["demo"]
         assert kube.list("kubeadmcontrolplane", namespace)
 
         with pytest.raises(helm_adapter.HelmError) as caught:
-            helm.install_or_upgrade(
-                "demo", namespace, {"addons": {"cni": {"type": "weave"}}})
+            helm.install_or_upgrade("demo", namespace, dict(
+                REAL_CHART_VALUES, addons={"custom": {"x": {
+                    "kind": "Bogus", "spec": {}}}}))
         assert caught.value.transient is False
-        assert "addons.cni.type must be calico or cilium" in str(
-            caught.value)
+        assert "Unrecognised addon kind - Bogus" in str(caught.value)
         # Rendering failed: no revision was recorded, the old one stands.
         assert helm.revision("demo", namespace) == 1
         assert helm.status("demo", namespace) == "deployed"
 
-        assert helm.install_or_upgrade("demo", namespace, {}) == 2
+        assert helm.install_or_upgrade("demo", namespace,
+                                       REAL_CHART_VALUES) == 2
         assert helm.status("demo", namespace) == "deployed"
-        assert helm.chart_version_of("demo", namespace) == "0.27.0-test"
-        assert repo.tgz_gets() == ["/openstack-cluster-0.27.0-test.tgz"]
+        assert helm.chart_version_of("demo", namespace) == version
+        assert repo.tgz_gets() == ["/openstack-cluster-%s.tgz" % version]
 
         assert helm.uninstall("demo", namespace) is True
         assert kube.list("cluster", namespace) == []
+        # helm keeps what Cluster API deletes with the Cluster
+        # (helm.sh/resource-policy: keep); the namespace goes after the
+        # test.
+        assert kube.list("kubeadmcontrolplane", namespace)
 
 
 def _killed_mid_wait(helm_bin, kubeconfig, core, namespace, chart, release,
@@ -448,6 +472,18 @@ def _killed_mid_wait(helm_bin, kubeconfig, core, namespace, chart, release,
         proc.wait()
 
 
+def _wait_stale(helm, release, namespace, timeout=60):
+    """Until the release's pending revision is older than ``stale_after``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = helm.pending(release, namespace)
+        assert pending is not None, "%s is no longer pending" % release
+        if pending.stale:
+            return pending
+        time.sleep(0.2)
+    pytest.fail("%s: revision not stale after %ss" % (release, timeout))
+
+
 def test_upgrade_left_pending_by_a_dead_helm_is_recovered(
         helm_bin, kubeconfig, kube_api_client, namespace, local_chart,
         tmp_path):
@@ -461,7 +497,7 @@ def test_upgrade_left_pending_by_a_dead_helm_is_recovered(
     assert _killed_mid_wait(helm_bin, kubeconfig, core, namespace,
                             local_chart, "stuck", 2,
                             "upgrade") == "pending-upgrade"
-    time.sleep(1.5)
+    _wait_stale(helm, "stuck", namespace)
     # Still pending for good: nothing will ever finish revision 2.
     assert helm.status("stuck", namespace) == "pending-upgrade"
 
@@ -507,7 +543,7 @@ def test_install_left_pending_by_a_dead_helm_is_recovered(
                      retries=0, stale_after=1)
     _killed_mid_wait(helm_bin, kubeconfig, core, namespace, local_chart,
                      "half", 1, "install")
-    time.sleep(1.5)
+    _wait_stale(helm, "half", namespace)
     assert helm.status("half", namespace) == "pending-install"
     assert helm.install_or_upgrade("half", namespace,
                                    {"clusterName": "b"}) == 2

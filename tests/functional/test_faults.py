@@ -34,6 +34,7 @@ from magnum_capi_rdma import magnum_objects
 from magnum_capi_rdma.services import runtime
 from tests import conftest as bed_conftest
 from tests.support import lifecycle
+from tests.support import upstream
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -59,8 +60,12 @@ def _report(summary_line):
 
 @pytest.fixture(scope="module")
 def fault_bed(tmp_path_factory):
-    """This module's own management cluster and simulator."""
+    """This module's own management cluster and simulator.
+
+    With Cluster API's and CAPO's own CRDs, as the session's bed.
+    """
     bed_conftest.require_bed_tools()
+    path = upstream.require_upstream()
     from magnum_capi_rdma_dev.bed import cluster
     from magnum_capi_rdma_dev.bed import tools
     from magnum_capi_rdma_dev.simulator import crds
@@ -75,17 +80,20 @@ def fault_bed(tmp_path_factory):
     api_client = kube_config.new_client_from_config(bed.kubeconfig)
     sim = Simulator(api_client)
     try:
-        crds.install_crds(api_client)
+        crds.install_crds(api_client, upstream=path)
         sim.start(interval=0.2)
         yield bed, sim
     finally:
         sim.stop()
+        refused = list(sim.refused)
         api_client.close()
         bed.stop()
         if saved is None:
             os.environ.pop("MAGNUM_CAPI_RDMA_CACHE", None)
         else:
             os.environ["MAGNUM_CAPI_RDMA_CACHE"] = saved
+    assert not refused, "the API server refused the simulator's " \
+        "writes:\n%s" % "\n".join("%s %s: %s" % r for r in refused)
 
 
 class FlakyKeystone(lifecycle.InMemoryKeystone):

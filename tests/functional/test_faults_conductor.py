@@ -186,7 +186,7 @@ class TestConductorKilled(lifecycle.LifecycleBase):
         super().setUp()
         self.options = dict(
             kubeconfig_file=self.bed.kubeconfig,
-            chart_repo=lifecycle.TEST_CHART,
+            chart_repo=self.chart,
             helm_executable=self.faulty.path, status_max_staleness=0,
             operation_lock_seconds=LOCK_SECONDS, helm_retries=1)
         self.config(group="capi_rdma", **self.options)
@@ -235,10 +235,15 @@ class TestConductorKilled(lifecycle.LifecycleBase):
         self.procs.append(proc)
         return proc
 
-    def kill_when(self, proc, predicate, what, group):
-        """SIGKILL the conductor (and its helm if ``group``) once ``what``."""
+    def kill_when(self, proc, predicate, what, group, timeout=180):
+        """SIGKILL the conductor (and its helm if ``group``) once ``what``.
+
+        The bound is generous: on a loaded machine the conductor's start
+        (imports) and helm's render of the chart take a minute or more;
+        the kill comes as soon as ``what`` holds.
+        """
         lifecycle.wait_for(lambda: predicate() or proc.poll() is not None,
-                           60, 0.1, what=what)
+                           timeout, 0.1, what=what)
         assert proc.poll() is None, "the conductor ended before %s" % what
         if group:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -322,16 +327,35 @@ class TestConductorKilled(lifecycle.LifecycleBase):
         self.record("conductor killed during create (helm lives on)", True,
                     revisions=len(records))
 
-    def test_killed_during_create_with_its_helm(self):
-        cluster = self.make_cluster(name="kill-create-2")
+    def objects_made(self, cluster):
+        """helm has made the release's Cluster API objects."""
+        ns = self.namespace(cluster)
+        selector = "capi.stackhpc.com/cluster=%s" % (
+            magnum_objects.new_release_name(cluster))
+        return all(self.kube.list(kind, ns, selector) for kind in (
+            "cluster", "kubeadmcontrolplane", "machinedeployment"))
+
+    def killed_with_its_helm(self, name, after_objects):
+        """The conductor and its helm killed inside helm's pending window.
+
+        With ``after_objects`` the kill waits until helm has made the
+        Cluster API objects (the simulator then makes them ready while
+        the only release record is still pending-install); else it comes
+        as soon as revision 1 is pending-install, usually before them.
+        """
+        cluster = self.make_cluster(name=name)
         release = magnum_objects.new_release_name(cluster)
         # helm hangs inside its pending window, then dies with the
         # conductor (a service restart kills the whole control group).
         self.faulty.set(hang=["upgrade"])
         proc = self.start_conductor(cluster, "create")
-        self.kill_when(proc, lambda: self.records(cluster).get(1) ==
-                       "pending-install", "revision 1 pending-install",
-                       group=True)
+
+        def pending():
+            return self.records(cluster).get(1) == "pending-install" and (
+                not after_objects or self.objects_made(cluster))
+        self.kill_when(proc, pending, "revision 1 pending-install%s" % (
+            " and the Cluster API objects made" if after_objects else ""),
+            group=True)
         assert self.records(cluster) == {1: "pending-install"}
         self.faulty.set()
         self.restart()
@@ -339,19 +363,48 @@ class TestConductorKilled(lifecycle.LifecycleBase):
         helm.stale_after = LOCK_SECONDS + 2
         # Magnum never calls create again: status passes of the restarted
         # conductor resume it once the dead conductor's lock and helm's
-        # pending revision are both stale. Until then it stays in progress.
+        # pending revision are both stale. Until then it stays in progress,
+        # even once the simulator has made every object ready: the release
+        # is not installed while its only revision is pending.
         cluster = self.sync(cluster)
         assert cluster.status == fields.ClusterStatus.CREATE_IN_PROGRESS
-        cluster = self.wait_status(cluster,
-                                   fields.ClusterStatus.CREATE_COMPLETE,
-                                   timeout=120)
+        seen = []
+
+        def complete():
+            current = self.sync(cluster)
+            records = self.records(cluster)
+            seen.append((current.status, records))
+            if current.status == fields.ClusterStatus.CREATE_COMPLETE:
+                return current
+            assert current.status == (
+                fields.ClusterStatus.CREATE_IN_PROGRESS), seen[-3:]
+            return None
+        cluster = lifecycle.wait_for(complete, 300, 0.5,
+                                     what="CREATE_COMPLETE")
+        # Never complete while a revision was pending.
+        assert not [s for s in seen if s[0].endswith("_COMPLETE") and [
+            r for r in s[1].values() if r.startswith("pending")]], seen
         records = self.assert_no_duplicates(cluster)
         assert records == {1: "superseded", 2: "deployed"} or records == {
             1: "failed", 2: "deployed"}, records
         assert cluster.stack_id == release
         self.delete_and_wait(cluster)
+        return seen
+
+    def test_killed_during_create_with_its_helm(self):
+        self.killed_with_its_helm("kill-create-2", after_objects=False)
         self.record("conductor killed with its helm during create (release "
                     "left pending-install; status passes resume it)", True)
+
+    def test_killed_with_its_helm_after_its_objects(self):
+        seen = self.killed_with_its_helm("kill-create-3", after_objects=True)
+        # The simulator made the objects ready while revision 1 was
+        # pending: the status passes waited for Helm, not for them.
+        waited = [s for s in seen if s[1] == {1: "pending-install"}]
+        self.record("conductor killed with its helm during create after "
+                    "helm made the objects (release left pending-install; "
+                    "not complete until resumed)", True,
+                    passes_while_pending=len(waited))
 
     def test_killed_during_delete(self):
         cluster = self.make_cluster(name="kill-delete")

@@ -194,7 +194,7 @@ class TestHelmFaults(lifecycle.LifecycleBase):
         """
         release = cluster.stack_id
         proc = subprocess.Popen(
-            [self.helm_bin, "upgrade", release, lifecycle.TEST_CHART,
+            [self.helm_bin, "upgrade", release, self.chart,
              "--namespace", self.namespace(cluster), "--kubeconfig",
              self.bed.kubeconfig, "--reuse-values", "--wait", "--timeout",
              wait, "--post-renderer", self.faulty.renderer],
@@ -301,7 +301,12 @@ class TestHelmFaults(lifecycle.LifecycleBase):
         assert self.release_records(cluster)[2] == "pending-upgrade"
         # Later, the pending revision is stale: the next resize marks it
         # failed and upgrades from revision 1 (revision 3).
-        time.sleep(max(0.0, 8.5 - (time.monotonic() - killed_at)))
+        lifecycle.wait_for(
+            lambda: getattr(helm.pending(release, self.namespace(cluster)),
+                            "stale", False),
+            60, 0.5, what="revision 2 to be stale (%ds after the kill)" % (
+                helm.stale_after))
+        assert time.monotonic() - killed_at >= helm.stale_after - 1
         cluster, error = self.resize(cluster, 3)
         assert error is None, error
         cluster = self.wait_status(cluster,

@@ -25,6 +25,7 @@ from magnum import objects
 from magnum.objects import fields
 import pytest
 
+from magnum_capi_rdma.adapters import workload as workload_adapter
 from magnum_capi_rdma.services import monitor
 from magnum_capi_rdma.services import runtime
 from magnum_capi_rdma_dev.bed import cluster as bed_cluster
@@ -165,6 +166,44 @@ class TestHealth(lifecycle.LifecycleBase):
         cluster.status = fields.ClusterStatus.DELETE_IN_PROGRESS
         cluster.save()
         self.wait_status(cluster, fields.ClusterStatus.DELETE_COMPLETE)
+
+    def test_one_client_per_workload_cluster_across_passes(self):
+        """One client per workload cluster, reused by every health pass.
+
+        The kubeconfig is read once and one TLS connection serves every
+        pass; a client that fails is made again.
+        """
+        cluster = self.make_cluster(name="reused", node_count=1)
+        self.driver.create_cluster(self.context, cluster, 30)
+        cluster.save()
+        cluster = self.wait_status(cluster,
+                                   fields.ClusterStatus.CREATE_COMPLETE)
+        set_policy_state(self.workload, "ready")
+        clients = workload_adapter.CLIENTS
+        key = (self.namespace(cluster), cluster.stack_id)
+        monitor = self.driver.get_monitor(self.context, cluster)
+        monitor.poll_health_status()     # reads the Secret, connects
+        assert monitor.data["health_status_reason"]["rdma"].startswith(
+            "NicClusterPolicy ready"), monitor.data
+        reads, made = clients.secret_reads, clients.made
+        kube_requests = runtime.shared().kube.requests
+        assert clients.connections(*key) == 1
+        for _ in range(10):
+            monitor.poll_health_status()
+            assert monitor.data["health_status_reason"]["rdma"].startswith(
+                "NicClusterPolicy ready"), monitor.data
+        # No Secret read, no management cluster request, no new TLS
+        # handshake: ten passes on the first connection.
+        assert (clients.secret_reads, clients.made) == (reads, made)
+        assert runtime.shared().kube.requests == kube_requests
+        assert clients.connections(*key) == 1
+        # A client whose server went away is dropped; the next pass reads
+        # the kubeconfig again.
+        clients.get(self.kube, *key).failed = True
+        with workload_adapter.connect(self.kube, *key):
+            pass
+        monitor.poll_health_status()
+        assert clients.secret_reads == reads + 1
 
     def test_unreachable_workload_cluster_is_unknown_not_unhealthy(self):
         cluster = self.make_cluster(name="nowhere", node_count=1)

@@ -264,6 +264,9 @@ def test_service_account_can_what_the_driver_needs(sa_client,
         ("", "secrets", "create"),
         ("coordination.k8s.io", "leases", "update"),
         ("cluster.x-k8s.io", "machines", "patch"),
+        # Server-side apply of the driver's own fields (certificates).
+        ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes", "get"),
+        ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes", "patch"),
         ("addons.stackhpc.com", "manifests", "create"),
         ("rbac.authorization.k8s.io", "roles", "create"),
     ]

@@ -124,6 +124,7 @@ class TestNoSecretsInLogs(lifecycle.LifecycleBase):
         self.sim.start(interval=0.2)
         yield
         self.sim.stop()
+        assert not self.sim.refused, self.sim.refused
 
     def setUp(self):
         super().setUp()

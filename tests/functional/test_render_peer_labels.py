@@ -21,8 +21,9 @@ driver and then by ``helm template`` of the real chart
 asserts where the value lands in the rendered objects, or that the label
 is refused with a message saying so. Every Cluster API and OpenStack
 provider object rendered is also checked against the v1beta1 schema of
-the upstream CRDs (``../shared/upstream/crds``), unknown fields refused
-as the API server's strict field validation does.
+the upstream CRDs (``../shared/upstream/crds``): unknown fields refused
+as the API server's strict field validation does, types, enums, lengths,
+patterns and formats (not the CEL rules).
 
 Skipped, with one line, without the upstream folder or the pinned helm;
 in CI (env ``CI`` set) that is a failure.
@@ -32,6 +33,7 @@ import copy
 import functools
 import json
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -115,6 +117,9 @@ def refusal(labels, fields=None):
 
 # -- the CRDs' schemas -----------------------------------------------------
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.lru_cache()
 def schemas():
     """(apiVersion, kind) -> openAPIV3Schema of the upstream CRDs."""
@@ -122,7 +127,10 @@ def schemas():
     found = {}
     for folder in ("cluster-api", "cluster-api-provider-openstack"):
         for path in sorted((root / folder).glob("*.yaml")):
-            for crd in upstream.load_yaml_documents(path):
+            with open(path) as handle:
+                crds = [d for d in yaml.load_all(handle, Loader=_LOADER)
+                        if d]
+            for crd in crds:
                 group = crd["spec"]["group"]
                 kind = crd["spec"]["names"]["kind"]
                 for version in crd["spec"]["versions"]:
@@ -133,6 +141,35 @@ def schemas():
 
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool,
           "integer": int, "number": (int, float)}
+
+
+_FORMATS = {
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+            r"[0-9a-fA-F]{12}$",
+    "ipv4": r"^([0-9]{1,3}\.){3}[0-9]{1,3}$",
+}
+
+
+def _limits(value, schema):
+    """The CRD's value limits *value* breaks (CEL rules are not run)."""
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            yield "shorter than %s" % schema["minLength"]
+        if len(value) > schema.get("maxLength", len(value)):
+            yield "longer than %s" % schema["maxLength"]
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            yield "does not match %s" % schema["pattern"]
+        pattern = _FORMATS.get(schema.get("format"))
+        if pattern and not re.match(pattern, value):
+            yield "is not a %s" % schema["format"]
+    elif isinstance(value, list):
+        if len(value) > schema.get("maxItems", len(value)):
+            yield "has more than %s items" % schema["maxItems"]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value < schema.get("minimum", value):
+            yield "is below %s" % schema["minimum"]
+        if value > schema.get("maximum", value):
+            yield "is above %s" % schema["maximum"]
 
 
 def _walk(value, schema, where, problems):
@@ -146,6 +183,8 @@ def _walk(value, schema, where, problems):
         return
     if "enum" in schema and value not in schema["enum"]:
         problems.append("%s: %r not in %s" % (where, value, schema["enum"]))
+    for problem in _limits(value, schema):
+        problems.append("%s: %r %s" % (where, value, problem))
     if isinstance(value, dict):
         props = schema.get("properties")
         extra = schema.get("additionalProperties")

@@ -11,7 +11,11 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The test bed itself: real etcd + kube-apiserver, RBAC, CRDs, restarts."""
+"""The test bed itself: real etcd + kube-apiserver, RBAC, CRDs, restarts.
+
+The CRDs: Cluster API's and CAPO's own (``../shared/upstream``) served as
+``crds.served_as_written`` says, the add-on provider's generated.
+"""
 
 import os
 import socket
@@ -21,14 +25,17 @@ from kubernetes import client
 from kubernetes.client import exceptions
 from kubernetes import config
 import pytest
+import yaml
 
 from magnum_capi_rdma_dev.bed import cluster
 from magnum_capi_rdma_dev.bed import tools
 from magnum_capi_rdma_dev.simulator import crds
 from tests import conftest
 from tests.support import dev
+from tests.support import upstream
 
 CAPI = ("cluster.x-k8s.io", "v1beta1")
+ADDONS = ("addons.stackhpc.com", "v1alpha1")
 
 
 def _listening_addresses(pid):
@@ -117,10 +124,13 @@ def test_rbac_denies_a_service_account_until_granted(
 
 
 def test_every_crd_is_established(kube_api_client):
+    path = upstream.require_upstream()
     api = client.ApiextensionsV1Api(kube_api_client)
-    expected = {m["metadata"]["name"] for m in crds.crd_manifests()}
+    expected = {m["metadata"]["name"]
+                for m in crds.upstream_crd_manifests(path)}
     assert {"clusters.cluster.x-k8s.io", "machines.cluster.x-k8s.io",
             "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io",
+            "openstackclusters.infrastructure.cluster.x-k8s.io",
             "helmreleases.addons.stackhpc.com",
             "manifests.addons.stackhpc.com"} <= expected
     for name in expected:
@@ -129,29 +139,123 @@ def test_every_crd_is_established(kube_api_client):
         assert conditions.get("Established") == "True", name
 
 
-def test_custom_objects_keep_unknown_fields_and_status(
-        kube_api_client, namespace):
+def _upstream_crd(path, name):
+    for crd in crds.upstream_crd_manifests(path):
+        if crd["metadata"]["name"] == name:
+            return crd
+    raise AssertionError(name)
+
+
+def test_cluster_api_crds_are_served_as_the_chart_writes(kube_api_client):
+    """Both versions served, v1beta1 stored, no conversion (no webhook)."""
+    path = upstream.require_upstream()
+    api = client.ApiextensionsV1Api(kube_api_client)
+    for name in ("clusters.cluster.x-k8s.io",
+                 "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"):
+        crd = api.read_custom_resource_definition(name)
+        assert crd.spec.conversion.strategy == "None"
+        versions = {v.name: (v.served, v.storage) for v in crd.spec.versions}
+        assert versions == {"v1beta1": (True, True),
+                            "v1beta2": (True, False)}
+        assert crd.status.stored_versions == ["v1beta1"]
+    installed = _upstream_crd(path, "clusters.cluster.x-k8s.io")
+    with open(path / "crds" / "cluster-api" /
+              "cluster.x-k8s.io_clusters.yaml") as handle:
+        original = yaml.safe_load(handle)
+    # Only storage, served and conversion differ from the release file,
+    # which is read where it is and left as it was.
+    assert "conversion" not in original["spec"]
+    for mine, theirs in zip(installed["spec"]["versions"],
+                            original["spec"]["versions"]):
+        assert mine["schema"] == theirs["schema"]
+        assert mine["subresources"] == theirs["subresources"]
+    assert [v["storage"] for v in original["spec"]["versions"]] == [
+        False, True]
+
+
+def test_served_as_written_needs_the_version(tmp_path):
+    crd = {"metadata": {"name": "x.example.org"}, "spec": {
+        "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    copy = crds.served_as_written(crd, "v1")
+    assert copy["spec"]["conversion"] == {"strategy": "None"}
+    assert "conversion" not in crd["spec"]
+    with pytest.raises(crds.CRDError, match="no version v1beta1"):
+        crds.served_as_written(crd, "v1beta1")
+
+
+def _cluster(name, spec):
+    return {"apiVersion": "/".join(CAPI), "kind": "Cluster",
+            "metadata": {"name": name}, "spec": spec}
+
+
+def test_cluster_api_objects_meet_the_real_schemas(kube_api_client,
+                                                   namespace):
+    """Unknown fields: refused when strict, else dropped; status checked."""
     objects = client.CustomObjectsApi(kube_api_client)
-    objects.create_namespaced_custom_object(*CAPI, namespace, "clusters", {
-        "apiVersion": "/".join(CAPI), "kind": "Cluster",
-        "metadata": {"name": "c1"},
-        "spec": {"anything": {"nested": [1, 2]}},
-        "status": {"phase": "ignored-on-create"}})
-    objects.patch_namespaced_custom_object_status(
-        *CAPI, namespace, "clusters", "c1",
-        {"status": {"phase": "Provisioned", "extra": True}})
+    with pytest.raises(exceptions.ApiException) as refused:
+        objects.create_namespaced_custom_object(
+            *CAPI, namespace, "clusters",
+            _cluster("c0", {"anything": {"nested": [1, 2]}}),
+            field_validation="Strict")
+    assert refused.value.status == 400
+    assert 'unknown field \\"spec.anything\\"' in refused.value.body
+    objects.create_namespaced_custom_object(
+        *CAPI, namespace, "clusters",
+        _cluster("c1", {"anything": {"nested": [1, 2]}, "paused": False}))
     got = objects.get_namespaced_custom_object(
         *CAPI, namespace, "clusters", "c1")
+    assert got["spec"] == {"paused": False}
+    with pytest.raises(exceptions.ApiException) as bad_phase:
+        objects.patch_namespaced_custom_object_status(
+            *CAPI, namespace, "clusters", "c1",
+            {"status": {"phase": "NotAPhase"}})
+    assert bad_phase.value.status == 422
+    objects.patch_namespaced_custom_object_status(
+        *CAPI, namespace, "clusters", "c1",
+        {"status": {"phase": "Provisioned"}}, field_validation="Strict")
+    # No conversion: read at v1beta2, the v1beta1 object is relabelled.
+    as_v1beta2 = objects.get_namespaced_custom_object(
+        CAPI[0], "v1beta2", namespace, "clusters", "c1")
+    assert as_v1beta2["apiVersion"] == "cluster.x-k8s.io/v1beta2"
+    assert as_v1beta2["status"]["phase"] == "Provisioned"
+
+
+def test_addon_objects_keep_unknown_fields(kube_api_client, namespace):
+    """The add-on provider's CRDs are generated: free-form spec, status."""
+    objects = client.CustomObjectsApi(kube_api_client)
+    objects.create_namespaced_custom_object(
+        *ADDONS, namespace, "helmreleases", {
+            "apiVersion": "/".join(ADDONS), "kind": "HelmRelease",
+            "metadata": {"name": "h1"},
+            "spec": {"anything": {"nested": [1, 2]}}},
+        field_validation="Strict")
+    objects.patch_namespaced_custom_object_status(
+        *ADDONS, namespace, "helmreleases", "h1",
+        {"status": {"phase": "Deployed", "extra": True}},
+        field_validation="Strict")
+    got = objects.get_namespaced_custom_object(
+        *ADDONS, namespace, "helmreleases", "h1")
     assert got["spec"] == {"anything": {"nested": [1, 2]}}
-    assert got["status"] == {"phase": "Provisioned", "extra": True}
+    assert got["status"] == {"phase": "Deployed", "extra": True}
 
 
 def test_scale_subresource_changes_spec_replicas(kube_api_client, namespace):
     objects = client.CustomObjectsApi(kube_api_client)
+    labels = {"cluster.x-k8s.io/deployment-name": "md"}
     objects.create_namespaced_custom_object(
         *CAPI, namespace, "machinedeployments", {
             "apiVersion": "/".join(CAPI), "kind": "MachineDeployment",
-            "metadata": {"name": "md"}, "spec": {"replicas": 2}})
+            "metadata": {"name": "md"}, "spec": {
+                "clusterName": "c1", "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {
+                    "clusterName": "c1",
+                    "bootstrap": {"dataSecretName": "boot"},
+                    "infrastructureRef": {
+                        "apiVersion": "infrastructure.cluster.x-k8s.io/"
+                        "v1beta1", "kind": "OpenStackMachineTemplate",
+                        "name": "t"}}}}},
+        field_validation="Strict")
     objects.patch_namespaced_custom_object_scale(
         *CAPI, namespace, "machinedeployments", "md",
         {"spec": {"replicas": 5}})
@@ -218,6 +322,32 @@ def test_missing_tools_fail_in_ci_and_skip_locally(tmp_path, monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="install-test-tools"):
         conftest.require_bed_tools()
+
+
+def test_missing_upstream_skips_locally_in_one_line_and_fails_in_ci(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("MAGNUM_CAPI_RDMA_UPSTREAM", str(tmp_path))
+    monkeypatch.delenv("MAGNUM_CAPI_RDMA_REAL_CHART", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    for require in (upstream.require_upstream, upstream.require_real_chart):
+        with pytest.raises(pytest.skip.Exception) as skipped:
+            require()
+        message = str(skipped.value)
+        assert "\n" not in message
+        assert "upstream artefacts not found at %s" % tmp_path in message
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="not found"):
+        upstream.require_real_chart()
+    # The chart can be named on its own.
+    monkeypatch.setenv("MAGNUM_CAPI_RDMA_REAL_CHART", str(
+        _test_chart()))
+    assert upstream.require_real_chart() == _test_chart()
+
+
+def _test_chart():
+    from magnum_capi_rdma_dev import upstream as dev_upstream
+
+    return dev_upstream.TEST_CHART
 
 
 def _bed(*args):

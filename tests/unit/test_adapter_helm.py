@@ -258,3 +258,18 @@ def test_a_cancelled_run_stops_helm_itself(tmp_path):
 ])
 def test_error_class_of_helm_stderr(stderr, cls):
     assert helm._error_class(stderr) is cls
+
+
+def test_dropped_fields_are_read_from_helms_warnings():
+    """helm cannot ask for strict validation; the server's warning says."""
+    stderr = (
+        'I1201 03:01:26.848375 8904 warnings.go:107] "Warning: '
+        'cluster.x-k8s.io/v1beta1 Cluster is deprecated"\n'
+        'I1201 03:01:26.863935 8904 warnings.go:107] "Warning: unknown '
+        'field \\"spec.bogusField\\""\n'
+        'W1201 03:01:27 warnings.go:70] unknown field "spec.template.x"\n'
+        'W1201 03:01:27 warnings.go:70] unknown field "spec.template.x"\n')
+    assert helm.dropped_fields(stderr) == ["spec.bogusField",
+                                           "spec.template.x"]
+    assert helm.dropped_fields("") == []
+    assert helm.dropped_fields(None) == []

@@ -16,6 +16,8 @@
 import datetime
 import types
 
+import pytest
+
 from magnum_capi_rdma import capi
 from magnum_capi_rdma import contract
 from magnum_capi_rdma import operations
@@ -56,6 +58,94 @@ def test_readers_of_nothing():
                    capi.server_id, capi.node_name, capi.api_address):
         assert not reader(None)
     assert capi.observed_latest(None)
+
+
+# A MachineDeployment as Cluster API 1.13 shows it read at v1beta1 (its
+# v1beta2 conditions and counters under status.v1beta2), and read at
+# v1beta2 (the v1beta1 ones under status.deprecated.v1beta1).
+MD_V1BETA1 = {
+    "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
+    "metadata": {"name": "md"},
+    "status": {
+        "replicas": 3, "readyReplicas": 3, "updatedReplicas": 2,
+        "availableReplicas": 3, "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "v1beta2": {
+            "readyReplicas": 2, "availableReplicas": 2,
+            "upToDateReplicas": 2,
+            "conditions": [{"type": "Available", "status": "False",
+                            "reason": "NotAvailable", "message": "2 of 3"},
+                           {"type": "Ready", "status": "False",
+                            "reason": "NotReady", "message": ""}]}}}
+MD_V1BETA2 = {
+    "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment",
+    "metadata": {"name": "md"},
+    "status": {
+        "replicas": 3, "readyReplicas": 2, "availableReplicas": 2,
+        "upToDateReplicas": 2, "phase": "Running",
+        "conditions": [{"type": "Available", "status": "False",
+                        "reason": "NotAvailable", "message": "2 of 3"}],
+        "deprecated": {"v1beta1": {
+            "readyReplicas": 3, "updatedReplicas": 2,
+            "availableReplicas": 3, "failureMessage": "old failure",
+            "conditions": [{"type": "Ready", "status": "True"}]}}}}
+
+
+def test_the_contract_of_an_object():
+    assert not capi.is_v1beta2(MD_V1BETA1)
+    assert capi.is_v1beta2(MD_V1BETA2)
+    # Without an apiVersion, by its shape.
+    assert capi.is_v1beta2({"status": MD_V1BETA2["status"]})
+    assert not capi.is_v1beta2({"status": MD_V1BETA1["status"]})
+    # CAPO's v1beta1 OpenStackCluster is not Cluster API's contract.
+    assert not capi.is_v1beta2({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2"})
+
+
+@pytest.mark.parametrize("obj", [MD_V1BETA1, MD_V1BETA2],
+                         ids=["v1beta1", "v1beta2"])
+def test_conditions_of_both_contracts(obj):
+    assert [c["type"] for c in capi.conditions(obj)] == ["Ready"]
+    assert capi.v1beta2_conditions(obj)[0]["type"] == "Available"
+    # The v1beta1 condition first; its v1beta2 counterpart when absent.
+    assert capi.condition_true(obj, "Ready", v1beta2="Available")
+    assert capi.condition(obj, "Available")["message"] == "2 of 3"
+    # Without the v1beta1 conditions (a later Cluster API drops them).
+    v1beta1_place = "deprecated" if capi.is_v1beta2(obj) else "conditions"
+    bare = dict(obj, status={k: v for k, v in obj["status"].items()
+                             if k != v1beta1_place})
+    assert not capi.condition_true(bare, "Ready", v1beta2="Available")
+    assert capi.condition(bare, "Ready", v1beta2="Available")[
+        "reason"] == "NotAvailable"
+
+
+def test_replicas_v1beta1_counters_first_then_v1beta2():
+    assert capi.replicas(MD_V1BETA1) == capi.Replicas(3, 3, 2, 3)
+    assert capi.replicas(MD_V1BETA2) == capi.Replicas(3, 3, 2, 3)
+    only_v2 = dict(MD_V1BETA2, status=dict(MD_V1BETA2["status"]))
+    del only_v2["status"]["deprecated"]
+    assert capi.replicas(only_v2) == capi.Replicas(3, 2, 2, 2)
+    v1_without = {"apiVersion": "cluster.x-k8s.io/v1beta1", "status": {
+        "replicas": 1, "v1beta2": {"readyReplicas": 1,
+                                   "upToDateReplicas": 1}}}
+    assert capi.replicas(v1_without) == capi.Replicas(1, 1, 1, None)
+    assert capi.replicas(None) == capi.Replicas(None, None, None, None)
+
+
+def test_failure_of_a_v1beta2_object_is_its_deprecated_one():
+    assert capi.failure(MD_V1BETA2) == "old failure"
+    assert capi.failure(MD_V1BETA1) is None
+
+
+def test_initialized_and_provisioned_of_either_contract():
+    assert capi.initialized({"status": {"initialized": True}}) is True
+    assert capi.initialized({"status": {"initialization": {
+        "controlPlaneInitialized": False}}}) is False
+    assert capi.initialized({"status": {}}) is None
+    assert capi.infrastructure_ready({"status": {"ready": True}})
+    assert capi.infrastructure_ready({"status": {"initialization": {
+        "provisioned": True}}})
+    assert not capi.infrastructure_ready({"status": {"ready": False}})
 
 
 def test_release_of_an_add_on_by_its_spec_only_when_asked():

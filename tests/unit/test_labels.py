@@ -25,6 +25,7 @@ from magnum_capi_rdma import spec
 SAMPLES = {
     "kube_tag": ("v1.33.1", "v1.33.1", "1.33"),
     "capi_helm_chart_version": ("0.27.0", "0.27.0", "latest"),
+    "certificate_renewal_days": ("45", 45, "3"),
     "keystone_auth_enabled": ("yes", True, "maybe"),
     "fixed_subnet_cidr": ("10.1.0.0/24", "10.1.0.0/24", "10.1.0.1/24"),
     "extra_network_names": ("a, b", ("a", "b"), "{{ x }}"),
@@ -83,6 +84,8 @@ SAMPLES = {
     "rdma_pkey": ("0x0a12", "0x0a12", "a12"),
     "rdma_ufm_secret": ("ufm-creds", "ufm-creds", "UFM creds"),
     "rdma_selftest_enabled": ("true", True, "x"),
+    "rdma_selftest_min_bandwidth_gbps": ("180", 180, "0"),
+    "rdma_selftest_max_latency_us": ("5", 5, "fast"),
     # Labels of the other Cluster API drivers (issue 16).
     "kube_dashboard_enabled": ("false", False, "maybe"),
     "cloud_provider_tag": ("v1.33.0", "v1.33.0", "v1 33"),

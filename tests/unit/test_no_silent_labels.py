@@ -16,7 +16,8 @@
 Every declared label (and every old name of one), given a valid value
 other than its default (with the labels or fields it needs to mean
 anything), must change what the driver renders (chart values, workload
-manifests, chart version or the RDMA self-test's pods and thresholds) or
+manifests, chart version, the fields the driver applies itself on the
+KubeadmControlPlane, or the RDMA self-test's pods and thresholds) or
 be refused naming it. Every label of the
 other Cluster API drivers (tests/support/peers.py) is declared (so covered
 here), or refused, or (with ``[capi_rdma] unknown_labels = warn``) listed
@@ -79,6 +80,7 @@ def case(value, labels=None, fields=None, baseline=None, also=None):
 CASES = {
     "kube_tag": case("v1.32.5", baseline="v1.33.1"),
     "capi_helm_chart_version": case("0.26.0"),
+    "certificate_renewal_days": case("45"),
     "keystone_auth_enabled": case("true"),
     "ingress_enabled": case("true"),
     "kube_dashboard_enabled": case("true"),
@@ -214,8 +216,9 @@ def description(labels, fields):
 def rendered(desc, site=SITE):
     """What the driver renders for *desc*, or the InvalidSpec.
 
-    The chart values, the workload manifests, the chart version and the
-    RDMA self-test (its pods and the thresholds it is judged by).
+    The chart values, the workload manifests, the chart version, the
+    KubeadmControlPlane fields the driver applies itself and the RDMA
+    self-test (its pods and the thresholds it is judged by).
     """
     try:
         built = spec.build_spec(desc, site_options=site)
@@ -224,6 +227,7 @@ def rendered(desc, site=SITE):
     return (values.build_values(built, "creds"),
             [m for m in manifests.build_manifests(built)],
             built.chart_version,
+            values.control_plane_fields(built),
             selftest.render(built, selftest.settings(
                 built.rdma, "perftest", [], [], 10.0, 50.0, 600)))
 

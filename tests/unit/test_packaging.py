@@ -119,8 +119,28 @@ def wheel_names(wheel):
 def test_wheel_holds_the_driver_only(wheel_names):
     tops = {name.split("/", 1)[0] for name in wheel_names}
     assert "magnum_capi_rdma/driver.py" in wheel_names
-    assert {t for t in tops if not t.endswith(".dist-info")} == {
+    assert {t for t in tops if not t.endswith((".dist-info", ".data"))} == {
         "magnum_capi_rdma"}, sorted(tops)
+
+
+#: What the wheel installs under <prefix>/share/magnum-capi-rdma/ (pbr
+#: data_files in setup.cfg), from these files of the checkout.
+SHARED_FILES = {
+    "share/magnum-capi-rdma/magnum-capi-rdma.conf.sample":
+        "etc/magnum-capi-rdma.conf.sample",
+    "share/magnum-capi-rdma/rbac/magnum-capi-rdma.yaml":
+        "etc/rbac/magnum-capi-rdma.yaml",
+}
+
+
+def test_wheel_carries_the_sample_config_and_rbac(wheel, wheel_names):
+    data = {name.split(".data/data/", 1)[1]: name for name in wheel_names
+            if ".data/data/" in name}
+    assert sorted(data) == sorted(SHARED_FILES)
+    with zipfile.ZipFile(wheel) as archive:
+        for installed, source in SHARED_FILES.items():
+            with open(os.path.join(ROOT, source), "rb") as handle:
+                assert archive.read(data[installed]) == handle.read(), source
 
 
 def test_wheel_has_no_simulator_bed_or_dev_package(wheel_names):

@@ -25,6 +25,7 @@ from tests.support.observed import machine
 from tests.support.observed import md
 from tests.support.observed import NGS
 from tests.support.observed import osc
+from tests.support.observed import R
 from tests.support.observed import ready_observed
 from tests.support.observed import T0
 from tests.support.observed import view
@@ -185,3 +186,192 @@ def test_not_ready_until_the_controller_saw_the_latest_spec():
     stale["status"]["observedGeneration"] = 3
     result = st.reconcile(observed, view(st.UPDATE_IN_PROGRESS), T0)
     assert result.status == st.UPDATE_COMPLETE
+
+
+# -- the two contracts of Cluster API -----------------------------------------
+#
+# The builders above write v1beta1 objects. Cluster API 1.13 stores v1beta2
+# and adds the v1beta2 conditions and counters under ``status.v1beta2`` of
+# an object read at v1beta1; read at v1beta2, the v1beta1 ones are under
+# ``status.deprecated.v1beta1`` (which a later release drops). The same
+# cases must read the same in every shape.
+
+#: v1beta1 condition -> its v1beta2 counterpart, per kind.
+V1BETA2_TYPES = {
+    "Cluster": {"ControlPlaneReady": "ControlPlaneAvailable",
+                "Ready": "Available"},
+    "KubeadmControlPlane": {"Ready": "Available"},
+    "MachineDeployment": {"Ready": "Available"},
+    "Machine": {},
+}
+API = {"Cluster": "cluster.x-k8s.io", "MachineDeployment": "cluster.x-k8s.io",
+       "Machine": "cluster.x-k8s.io",
+       "KubeadmControlPlane": "controlplane.cluster.x-k8s.io"}
+#: v1beta1 status fields that are not where they were in v1beta2.
+DEPRECATED = ("conditions", "failureReason", "failureMessage",
+              "readyReplicas", "updatedReplicas", "availableReplicas",
+              "unavailableReplicas", "initialized", "ready",
+              "infrastructureReady", "controlPlaneReady", "bootstrapReady")
+
+
+def _v1beta2_conditions(kind, old):
+    renamed = V1BETA2_TYPES[kind]
+    return [{"type": renamed.get(c["type"], c["type"]),
+             "status": c["status"],
+             "reason": "Available" if c["status"] == "True" else
+             "NotAvailable", "message": c.get("message") or "",
+             "lastTransitionTime": "2026-11-01T12:00:00Z"}
+            for c in old]
+
+
+def _v1beta2_counters(status):
+    found = {}
+    if "readyReplicas" in status:
+        found["readyReplicas"] = found["availableReplicas"] = status[
+            "readyReplicas"]
+    if "updatedReplicas" in status:
+        found["upToDateReplicas"] = status["updatedReplicas"]
+    return found
+
+
+def as_written_by_capi_1_13(kind, obj):
+    """A v1beta1 object as CAPI 1.13 shows it: plus ``status.v1beta2``."""
+    out = dict(obj, apiVersion=API[kind] + "/v1beta1", kind=kind)
+    status = dict(obj["status"])
+    v2 = _v1beta2_counters(status)
+    v2["conditions"] = _v1beta2_conditions(kind, status.get(
+        "conditions") or ())
+    status["v1beta2"] = v2
+    out["status"] = status
+    return out
+
+
+def as_read_at_v1beta2(kind, obj, deprecated=True):
+    """The same object read at v1beta2 (``deprecated``: as 1.13 has it)."""
+    old = dict(obj["status"])
+    status = {k: v for k, v in old.items() if k not in DEPRECATED}
+    status.update(_v1beta2_counters(old))
+    status["conditions"] = _v1beta2_conditions(kind, old.get(
+        "conditions") or ())
+    if "initialized" in old:
+        status["initialization"] = {
+            "controlPlaneInitialized": old["initialized"]}
+    if deprecated:
+        status["deprecated"] = {"v1beta1": {
+            k: v for k, v in old.items() if k in DEPRECATED
+            and k not in ("initialized", "ready", "infrastructureReady",
+                          "controlPlaneReady", "bootstrapReady")}}
+    return dict(obj, apiVersion=API[kind] + "/v1beta2", kind=kind,
+                status=status)
+
+
+SHAPES = {
+    "v1beta1 as CAPI 1.13 writes it": as_written_by_capi_1_13,
+    "read at v1beta2": as_read_at_v1beta2,
+    "v1beta2 without deprecated fields": lambda kind, obj:
+        as_read_at_v1beta2(kind, obj, deprecated=False),
+}
+
+
+def shaped(shape, observed):
+    """``observed`` with every Cluster API object in ``shape``."""
+    convert = SHAPES[shape]
+    return st.Observed(
+        cluster=observed.cluster and convert("Cluster", observed.cluster),
+        openstack_cluster=observed.openstack_cluster,
+        control_plane=observed.control_plane and convert(
+            "KubeadmControlPlane", observed.control_plane),
+        machine_deployments=tuple(convert("MachineDeployment", m)
+                                  for m in observed.machine_deployments),
+        machines=tuple(convert("Machine", m) for m in observed.machines),
+        addons=observed.addons)
+
+
+SHAPE_CASES = [
+    ("all ready", ready_observed(), st.CREATE_COMPLETE, []),
+    ("control plane pending", ready_observed(control_plane=kcp(ready=2)),
+     st.CREATE_IN_PROGRESS, ["control plane 2/3 ready"]),
+    ("workers pending", ready_observed(
+        machine_deployments=(md("default-worker", 6, 4),)),
+     st.CREATE_IN_PROGRESS, ["workers 4/6 ready"]),
+    ("cluster not available", ready_observed(cluster=cluster(ready=False)),
+     st.CREATE_IN_PROGRESS, ["control plane 3/3 ready"]),
+    ("upgrade waits for version", ready_observed(
+        control_plane=kcp(version="v1.34.0", have="v1.33.1")),
+     st.CREATE_IN_PROGRESS, ["upgrading to v1.34.0"]),
+]
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("observed,expected,fragments",
+                         [c[1:] for c in SHAPE_CASES],
+                         ids=[c[0] for c in SHAPE_CASES])
+def test_both_contracts_read_the_same(shape, observed, expected,
+                                      fragments):
+    result = st.reconcile(shaped(shape, observed), view(), T0)
+    assert result.status == expected, result.reason
+    for fragment in fragments:
+        assert fragment in result.reason
+    assert result.coe_version == "v1.33.1"
+
+
+@pytest.mark.parametrize("shape", ["v1beta1 as CAPI 1.13 writes it",
+                                   "read at v1beta2"])
+def test_failures_of_either_contract(shape):
+    observed = shaped(shape, ready_observed(
+        control_plane=kcp(ready=0, failure="etcd quorum lost"),
+        machines=(machine("w-0", "default-worker",
+                          failure="Quota exceeded for instances"),)))
+    result = st.reconcile(observed, view(), T0)
+    assert result.status == st.CREATE_FAILED
+    assert "etcd quorum lost" in result.reason
+    assert "machine w-0: InsufficientResources: Quota exceeded" in (
+        result.reason)
+
+
+def test_v1beta2_counters_count_not_the_v1beta1_ones():
+    """Read at v1beta2, ``readyReplicas`` is v1beta2's (Machine Ready)."""
+    ready = as_read_at_v1beta2("MachineDeployment", md("default-worker", 2,
+                                                       2))
+    ready["status"]["readyReplicas"] = 1
+    ready["status"]["deprecated"]["v1beta1"]["readyReplicas"] = 2
+    result = st.reconcile(ready_observed(machine_deployments=(ready,)),
+                          view(), T0)
+    # The deprecated v1beta1 counter is read first: 2/2.
+    assert result.status == st.CREATE_COMPLETE
+    del ready["status"]["deprecated"]
+    result = st.reconcile(ready_observed(machine_deployments=(ready,)),
+                          view(), T0)
+    assert "workers 1/2 ready" in result.reason
+
+
+def test_control_plane_not_initialized_in_v1beta2_terms():
+    pending = as_read_at_v1beta2("KubeadmControlPlane", kcp(),
+                                 deprecated=False)
+    pending["status"]["initialization"] = {"controlPlaneInitialized": False}
+    result = st.reconcile(ready_observed(control_plane=pending), view(), T0)
+    assert result.status == st.CREATE_IN_PROGRESS
+
+
+def test_infrastructure_provisioned_in_v1beta2_terms():
+    infra = osc()
+    infra["status"] = {"initialization": {"provisioned": True}}
+    assert st.infrastructure_component(
+        ready_observed(openstack_cluster=infra)).ready
+    infra["status"] = {"ready": False, "initialization": {}}
+    assert not st.infrastructure_component(
+        ready_observed(openstack_cluster=infra)).ready
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_health_reads_both_contracts(shape):
+    from magnum_capi_rdma import health
+
+    observed = shaped(shape, ready_observed())
+    status, reason = health.evaluate(observed, R, NGS)
+    assert status == health.HEALTHY, reason
+    assert reason["api"] == "ok (https://192.0.2.10:6443)"
+    down = shaped(shape, ready_observed(cluster=cluster(ready=False)))
+    status, reason = health.evaluate(down, R, NGS)
+    assert status == health.UNHEALTHY
+    assert reason["api"].startswith("unreachable: ")

@@ -35,3 +35,18 @@ def test_upgrade_problem(current, target, fragment):
         assert problem is None
     else:
         assert fragment in problem
+
+
+def test_same_version_is_an_upgrade_when_something_else_changes():
+    # A new image, chart or add-on versions: allowed (issue 16).
+    assert versions.upgrade_problem("v1.33.1", "v1.33.1",
+                                    other_changes=True) is None
+    assert versions.upgrade_problem("1.33.1", "v1.33.1",
+                                    other_changes=True) is None
+    problem = versions.upgrade_problem("v1.33.1", "v1.33.1")
+    assert "already runs" in problem and "nothing else to change" in problem
+    # Other changes never excuse what Kubernetes does not support.
+    assert "Downgrading" in versions.upgrade_problem(
+        "v1.33.1", "v1.32.9", other_changes=True)
+    assert "Skipping" in versions.upgrade_problem(
+        "v1.33.1", "v1.35.0", other_changes=True)

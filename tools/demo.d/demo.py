@@ -15,8 +15,14 @@
 
 Runs as the `demo` project's member user, through the real CLI
 (python-openstackclient + python-magnumclient) against the real Keystone,
-Glance and Magnum of tools/stack. Prints each step, the wall time and the
+Glance and Magnum of tools/stack. Prints each step, the cluster's health
+(the RDMA stack's readiness and the RDMA self-test's result, measured on
+the simulated workload cluster and labelled so), the wall time and the
 peak memory of the whole stack.
+
+``--broken-fabric`` injects a broken RDMA fabric (the simulator's
+``rdma_fabric_failure`` fault) into the demo cluster: its self-test fails
+and the cluster is UNHEALTHY, with the reason.
 """
 
 import argparse
@@ -48,7 +54,11 @@ LABELS = {
     "rdma_ofed_enabled": "true",
     "gpu_operator_enabled": "true",
     "monitoring_enabled": "true",
+    "rdma_selftest_enabled": "true",
+    "rdma_selftest_min_bandwidth_gbps": "50",
 }
+BROKEN_FABRIC = ("RoCE traffic dropped between the nodes' RDMA ports "
+                 "(--broken-fabric)")
 
 
 def log(message):
@@ -110,7 +120,15 @@ def ensure_image(cli, name):
 def ensure_template(cli, image):
     existing = cli("coe", "cluster", "template", "list")
     if any(t["name"] == TEMPLATE for t in existing or ()):
-        return
+        labels = cli("coe", "cluster", "template", "show",
+                     TEMPLATE)["labels"]
+        in_use = any(c["name"] == CLUSTER
+                     for c in cli("coe", "cluster", "list") or ())
+        if labels == LABELS or in_use:
+            return
+        log("template %s of an earlier demo has other labels: made again"
+            % TEMPLATE)
+        cli("coe", "cluster", "template", "delete", TEMPLATE, parse=False)
     labels = ",".join("%s=%s" % kv for kv in sorted(LABELS.items()))
     log("creating cluster template %s with labels %s" % (TEMPLATE, labels))
     cli("coe", "cluster", "template", "create", TEMPLATE,
@@ -119,6 +137,20 @@ def ensure_template(cli, image):
         "--master-flavor", "m1.small", "--keypair", "demo",
         "--network-driver", "calico", "--master-lb-enabled",
         "--labels", labels)
+
+
+def wait_release(cli, timeout=60):
+    """The demo cluster's release (its stack_id), once the driver set it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        show = cli("coe", "cluster", "show", CLUSTER)
+        if show.get("stack_id"):
+            return show["stack_id"]
+        if show["status"].endswith("_FAILED"):
+            raise SystemExit("demo: cluster failed: %s" %
+                             show.get("status_reason"))
+        time.sleep(1)
+    raise SystemExit("demo: cluster %s got no stack_id" % CLUSTER)
 
 
 def wait_cluster(cli, wanted, timeout=300):
@@ -148,6 +180,70 @@ def wait_cluster(cli, wanted, timeout=300):
                              show.get("status_reason"))
         time.sleep(2)
     raise SystemExit("demo: timed out waiting for %s" % wanted)
+
+
+def set_fault(release, fault):
+    """The simulator's faults for the demo cluster (None: none).
+
+    tools/stack runs the simulator with this file; it re-reads it when it
+    changes.
+    """
+    path = os.path.join(STATE, "simulator-faults.yaml")
+    faults = {}
+    if fault:
+        faults[release] = {"rdma_fabric_failure": fault}
+    with open(path, "w") as out:
+        json.dump(faults, out)   # JSON is YAML
+    log("simulator faults for %s: %s" % (release, json.dumps(
+        faults.get(release) or "none")))
+
+
+def wait_selftest(cli, uuid, timeout=240, previous=None):
+    """Poll `cluster show` until health has a finished RDMA self-test.
+
+    ``previous``: the run to wait past (a requested rerun).
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        show = cli("coe", "cluster", "show", uuid)
+        reason = show.get("health_status_reason") or {}
+        entry = json.loads(reason.get("rdma_selftest") or "null") or {}
+        line = "health %s; rdma: %s; rdma_selftest: %s" % (
+            show.get("health_status"), reason.get("rdma", "-"),
+            entry.get("state", "-"))
+        if line != last:
+            log(line)
+            last = line
+        done = entry.get("state") not in (None, "running", "waiting")
+        if done and entry.get("run") != previous and (
+                show.get("health_status") != "UNKNOWN"):
+            return show, entry
+        time.sleep(3)
+    raise SystemExit("demo: no RDMA self-test result after %d s" % timeout)
+
+
+def show_health(show, entry):
+    reason = show.get("health_status_reason") or {}
+    log("health_status %s; health_status_reason:" % show["health_status"])
+    for key in sorted(reason):
+        if key != "rdma_selftest":
+            print("    %-26s %s" % (key, reason[key]), flush=True)
+    print("    %-26s %s" % ("rdma_selftest", json.dumps(
+        entry, indent=2, sort_keys=True).replace("\n", "\n    ")),
+        flush=True)
+    if entry.get("note"):
+        log("the workload cluster is simulated (magnum_capi_rdma_dev): %s"
+            % entry["note"])
+
+
+def request_selftest(stack, uuid):
+    """Run the self-test again: the operator command on the stack's conf."""
+    command = os.path.join(stack["venv"], "bin", "magnum-capi-rdma")
+    conf = os.path.join(STATE, "magnum", "magnum.conf")
+    log("magnum-capi-rdma selftest %s --config-file %s" % (uuid, conf))
+    subprocess.run([command, "selftest", uuid, "--config-file", conf],
+                   check=True)
 
 
 def show_rdma_placement(stack, show):
@@ -185,6 +281,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true",
                         help="leave the demo cluster running")
+    parser.add_argument("--broken-fabric", action="store_true",
+                        help="inject a broken RDMA fabric (simulated): "
+                        "the self-test fails, the cluster is UNHEALTHY")
     args = parser.parse_args(argv)
     sampler = stackd.PeakSampler()
     sampler.start()
@@ -202,17 +301,38 @@ def main(argv=None):
         cli("coe", "cluster", "delete", CLUSTER, parse=False)
         wait_cluster(cli, "DELETE_COMPLETE")
         existing = []
+    fault = BROKEN_FABRIC if args.broken_fabric else None
     if not existing:
         log("creating cluster %s (1 master, 2 workers)" % CLUSTER)
         cli("coe", "cluster", "create", CLUSTER, "--cluster-template",
             TEMPLATE, "--master-count", "1", "--node-count", "2",
             parse=False)
+        # The fault is set before the cluster completes: its first
+        # self-test meets the broken fabric.
+        set_fault(wait_release(cli), fault)
     show = wait_cluster(cli, "CREATE_COMPLETE")
     log("api_address %s, coe_version %s, masters %s, nodes %s, health %s" %
         (show["api_address"], show["coe_version"],
          show["master_addresses"], show["node_addresses"],
          show.get("health_status")))
     show_rdma_placement(stack, show)
+    previous = None
+    if existing:
+        # A cluster of an earlier run (--keep): test it again, with this
+        # run's fabric.
+        set_fault(show["stack_id"], fault)
+        shown = cli("coe", "cluster", "show", CLUSTER)
+        previous = (json.loads((shown.get("health_status_reason") or {}).get(
+            "rdma_selftest") or "null") or {}).get("run")
+        request_selftest(stack, show["uuid"])
+    log("waiting for the RDMA self-test (Magnum's health poll runs it)")
+    show, entry = wait_selftest(cli, show["uuid"], previous=previous)
+    show_health(show, entry)
+    if args.broken_fabric and show["health_status"] != "UNHEALTHY":
+        raise SystemExit("demo: the broken fabric was not reported")
+    if not args.broken_fabric and (show["health_status"] != "HEALTHY" or
+                                   entry.get("state") != "passed"):
+        raise SystemExit("demo: the cluster is not HEALTHY")
     with tempfile.TemporaryDirectory() as tmp:
         cli("coe", "cluster", "config", CLUSTER, "--dir", tmp, "--force",
             parse=False)
@@ -226,6 +346,7 @@ def main(argv=None):
         log("deleting cluster %s" % CLUSTER)
         cli("coe", "cluster", "delete", CLUSTER, parse=False)
         wait_cluster(cli, "DELETE_COMPLETE")
+        set_fault(show["stack_id"], None)
     report(sampler.finish())
     return 0
 

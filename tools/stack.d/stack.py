@@ -793,8 +793,7 @@ class Stack(object):
     # -- Magnum
     def magnum_conf(self):
         clients = {"region_name": REGION, "endpoint_type": "publicURL"}
-        chart = os.environ.get("MAGNUM_CAPI_RDMA_CHART_REPO") or \
-            os.path.join(REPO, "tests", "charts", "openstack-cluster")
+        chart = openstack_cluster_chart()
         sections = {
             "DEFAULT": {
                 "transport_url": "rabbit://guest:guest@%s:%d/" % (
@@ -1047,9 +1046,17 @@ class Stack(object):
         if not os.path.exists(simulator):
             log("simulator: skipped (%s.simulator has no __main__)" % DEV)
             return
+        # Each cluster gets a real workload API server (its kubeconfig
+        # Secret points there, the simulation plays its nodes, network
+        # operator and RDMA self-test pods); faults (e.g. the demo's
+        # broken fabric) go to the faults file, re-read when it changes.
+        faults = path("simulator-faults.yaml")
+        if not os.path.exists(faults):
+            write(faults, "{}\n", 0o600)
         spawn("simulator", [self.bin("python"), "-m", DEV + ".simulator",
                             "--kubeconfig", path("mgmt", "kubeconfig"),
-                            "--install-crds"],
+                            "--install-crds", "--faults", faults,
+                            "--workload-servers", path("workloads")],
               env=env, cwd=REPO)
 
     def _check_free(self, name):
@@ -1338,6 +1345,30 @@ def print_status():
             "pid %d" % pid if pid else ""))
     print("  %-17s %-8s %-17s %s" % ("management", mgmt_state(), "-",
                                      path("mgmt", "kubeconfig")))
+
+
+def openstack_cluster_chart():
+    """The openstack-cluster chart Magnum installs on the local stack.
+
+    ``MAGNUM_CAPI_RDMA_CHART_REPO`` when set; else the real chart 0.27.0
+    of ``../shared/upstream`` (``MAGNUM_CAPI_RDMA_REAL_CHART`` /
+    ``MAGNUM_CAPI_RDMA_UPSTREAM``, see magnum_capi_rdma_dev/upstream.py);
+    else, on a fresh clone without it, the test chart, and a line says so.
+    """
+    explicit = os.environ.get("MAGNUM_CAPI_RDMA_CHART_REPO")
+    if explicit:
+        return explicit
+    sys.path.insert(0, REPO)
+    try:
+        from magnum_capi_rdma_dev import upstream
+    finally:
+        sys.path.remove(REPO)
+    real = upstream.openstack_cluster_chart()
+    if real is not None:
+        return str(real)
+    log("openstack-cluster chart: the test chart (%s)"
+        % upstream.missing_message())
+    return str(upstream.TEST_CHART)
 
 
 def _bed_available():
