@@ -114,7 +114,8 @@ class TestHelmFaults(lifecycle.LifecycleBase):
         template = obj_utils.create_test_cluster_template(
             self.context, uuid=str(uuid.uuid4()), labels=lifecycle.RDMA_LABELS,
             name="t-" + uuid.uuid4().hex[:6], image_id="ubuntu-2404",
-            project_id=self.context.project_id, master_lb_enabled=False)
+            project_id=self.context.project_id, master_lb_enabled=False,
+            **lifecycle.NO_PROXIES)
         cluster = objects.Cluster(
             self.context, uuid=str(uuid.uuid4()), name=name,
             cluster_template_id=template.uuid, labels=lifecycle.RDMA_LABELS,
