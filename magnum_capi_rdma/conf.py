@@ -26,11 +26,19 @@ from magnum_capi_rdma import features
 GROUP = "capi_rdma"
 LABELS_GROUP = "capi_rdma_labels"
 
-capi_rdma_group = cfg.OptGroup(
-    GROUP,
-    title="Cluster API RDMA driver",
-    help="Options of the magnum-capi-rdma Magnum driver.",
-)
+
+def _new_group():
+    return cfg.OptGroup(
+        GROUP,
+        title="Cluster API RDMA driver",
+        help="Options of the magnum-capi-rdma Magnum driver.",
+    )
+
+
+#: For the sample config generator. Registering copies a group shallowly,
+#: so every ConfigOpts gets a group of its own (register_opts): sharing one
+#: would share its overrides between them.
+capi_rdma_group = _new_group()
 
 management_opts = [
     cfg.StrOpt(
@@ -264,8 +272,8 @@ site_opts = [
                   "in the cluster's status_reason (for migrations)")],
         help="What to do with labels the driver does not read. Near "
         "misses of its labels (\"did you mean\"), labels starting with "
-        "rdma_, gpu_ or capi_ and other drivers' labels it deliberately "
-        "does not support are refused either way.",
+        "``rdma_``, ``gpu_`` or ``capi_`` and other drivers' labels it "
+        "deliberately does not support are refused either way.",
     ),
     cfg.BoolOpt(
         "ib_sriov_cni_in_image",
@@ -375,8 +383,8 @@ def label_default_opts():
 
 
 def register_opts(conf=cfg.CONF):
-    conf.register_group(capi_rdma_group)
-    conf.register_opts(ALL_OPTS, group=capi_rdma_group)
+    conf.register_group(_new_group())
+    conf.register_opts(ALL_OPTS, group=GROUP)
     conf.register_opts(label_default_opts(), group=LABELS_GROUP)
 
 

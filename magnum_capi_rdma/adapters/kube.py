@@ -86,6 +86,42 @@ STRICT = "Strict"
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 
 
+def patch_path(api_client, path, body, content_type, **query):
+    """PATCH ``path`` with ``content_type``; the response as a dict.
+
+    The same on both generations of the client this driver supports: up to
+    36 (2025.1's upper constraints have 32) the generated ``patch_*``
+    methods take no ``_content_type`` and choose a type themselves; from
+    37 the client is generated anew, with another ``call_api``. ``query``
+    uses the API's names (``fieldValidation``, ``fieldManager``,
+    ``force``). The client sends the body as JSON, for an apply too (JSON
+    is YAML).
+    """
+    query_params = [(key, value) for key, value in query.items()
+                    if value is not None]
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if hasattr(api_client, "param_serialize"):        # client 37 and later
+        request = api_client.param_serialize(
+            method="PATCH", resource_path=path, query_params=query_params,
+            header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = api_client.call_api(*request)
+        response.read()
+        return api_client.response_deserialize(
+            response_data=response,
+            response_types_map={"200": "object", "201": "object"}).data
+    return api_client.call_api(
+        path, "PATCH", query_params=query_params, header_params=headers,
+        body=body, response_type="object", auth_settings=["BearerToken"],
+        _return_http_data_only=True, _preload_content=True)
+
+
+def custom_path(group, version, namespace, plural, name, subresource=None):
+    """The API path of a namespaced custom object."""
+    path = "/apis/%s/%s/namespaces/%s/%s/%s" % (group, version, namespace,
+                                                plural, name)
+    return path + "/" + subresource if subresource else path
+
+
 class KubeError(Exception):
     """A Kubernetes API call failed.
 
@@ -99,6 +135,11 @@ class KubeError(Exception):
         super().__init__(message)
 
 
+#: Where the API server says which field strict validation refused; a
+#: refused patch quotes the whole patched object before it.
+_STRICT_ERROR = "strict decoding error"
+
+
 def _reason(exc):
     """The API server's message from an ApiException, shortened."""
     body = getattr(exc, "body", None)
@@ -110,6 +151,8 @@ def _reason(exc):
             message = None
     message = message or getattr(exc, "reason", None) or str(exc)
     message = " ".join(str(message).split())
+    if _STRICT_ERROR in message:
+        message = message[message.index(_STRICT_ERROR):]
     return message[:300]
 
 
@@ -308,10 +351,9 @@ class Kube(object):
         """JSON merge patch of an object; returns the patched object."""
         group, version, plural = self.gvp(kind)
         return self._call(
-            "patch", kind, namespace, name,
-            self.custom.patch_namespaced_custom_object,
-            group, version, namespace, plural, name, body,
-            _content_type=MERGE_PATCH, field_validation=STRICT)
+            "patch", kind, namespace, name, patch_path, self.api_client,
+            custom_path(group, version, namespace, plural, name), body,
+            MERGE_PATCH, fieldValidation=STRICT)
 
     def apply_fields(self, kind, namespace, name, fields, manager):
         """Server-side apply of ``fields`` to an existing object.
@@ -334,11 +376,11 @@ class Kube(object):
         body.update({key: value for key, value in fields.items()
                      if value not in (None, {})})
         return self._call(
-            "apply fields of", kind, namespace, name,
-            self.custom.patch_namespaced_custom_object,
-            group, version, namespace, plural, name, body,
-            _content_type=APPLY_PATCH, field_manager=manager, force=True,
-            field_validation=STRICT)
+            "apply fields of", kind, namespace, name, patch_path,
+            self.api_client,
+            custom_path(group, version, namespace, plural, name), body,
+            APPLY_PATCH, fieldManager=manager, force=True,
+            fieldValidation=STRICT)
 
     def annotate(self, kind, namespace, name, annotations):
         """Set (or with a None value remove) annotations of an object."""
@@ -413,10 +455,10 @@ class Kube(object):
         missing = {k: v for k, v in (labels or {}).items()
                    if have.get(k) != v}
         if missing:
-            self._call("label", "namespace", None, name,
-                       self.core.patch_namespace, name,
-                       {"metadata": {"labels": missing}},
-                       _content_type=MERGE_PATCH, field_validation=STRICT)
+            self._call("label", "namespace", None, name, patch_path,
+                       self.api_client, "/api/v1/namespaces/%s" % name,
+                       {"metadata": {"labels": missing}}, MERGE_PATCH,
+                       fieldValidation=STRICT)
 
     def namespace_is_empty(self, name, secret_selector=None):
         """True if nothing of ours is left in the namespace.

@@ -103,6 +103,10 @@ def _data_or_file(entry, key, base_dir):
     return None
 
 
+#: urllib3 < 2 matches the server's name against its certificate itself.
+URLLIB3_MATCHES_HOSTNAMES = int(urllib3.__version__.split(".")[0]) < 2
+
+
 def ssl_context(ca_pem=None, cert_pem=None, key_pem=None, insecure=False):
     """A client SSL context; certificate and key never stay on disk.
 
@@ -114,6 +118,14 @@ def ssl_context(ca_pem=None, cert_pem=None, key_pem=None, insecure=False):
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    elif URLLIB3_MATCHES_HOSTNAMES:
+        # urllib3 1.x (the upper constraints of OpenStack 2025.1 and
+        # 2025.2) does not give the TLS library the name of a server
+        # addressed by IP, which then refuses a context that checks
+        # hostnames ("check_hostname requires server_hostname"). It matches
+        # the certificate's names itself (IP addresses too) when the
+        # context does not; the certificate is still verified.
+        context.check_hostname = False
     if cert_pem and key_pem:
         private = tempfile.mkdtemp(prefix="capi-rdma-")
         try:

@@ -29,6 +29,8 @@ import copy
 import logging
 import time
 
+# The patch that suits every supported kubernetes client (the driver's).
+from magnum_capi_rdma.adapters import kube as kube_rest
 from magnum_capi_rdma_dev.simulator.objects import deleting
 from magnum_capi_rdma_dev.simulator.objects import KINDS
 from magnum_capi_rdma_dev.simulator.objects import labels_of
@@ -100,10 +102,10 @@ class Reconciler(object):
         if not patch:
             return False
         group, version, plural = self._gvp(kind)
-        self.custom.patch_namespaced_custom_object_status(
-            group, version, ns_of(obj), plural, name_of(obj),
-            {"status": patch}, _content_type=MERGE_PATCH,
-            field_validation=STRICT)
+        kube_rest.patch_path(
+            self.api_client, kube_rest.custom_path(
+                group, version, ns_of(obj), plural, name_of(obj), "status"),
+            {"status": patch}, MERGE_PATCH, fieldValidation=STRICT)
         phase = status.get("phase")
         if phase and phase != old.get("phase"):
             LOG.info("%s %s/%s: phase %s -> %s", KINDS[kind][2], ns_of(obj),
@@ -117,9 +119,10 @@ class Reconciler(object):
         if guarded:
             body.setdefault("metadata", {})["resourceVersion"] = meta(
                 obj).get("resourceVersion")
-        return self.custom.patch_namespaced_custom_object(
-            group, version, ns_of(obj), plural, name_of(obj), body,
-            _content_type=MERGE_PATCH, field_validation=STRICT)
+        return kube_rest.patch_path(
+            self.api_client, kube_rest.custom_path(
+                group, version, ns_of(obj), plural, name_of(obj)),
+            body, MERGE_PATCH, fieldValidation=STRICT)
 
     def _ensure_meta(self, kind, obj, finalizer=None, labels=None,
                      owner=None):

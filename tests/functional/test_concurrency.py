@@ -125,7 +125,7 @@ class TestConcurrentOperations(lifecycle.LifecycleBase):
             self.context, id=133, uuid=str(uuid.uuid4()), name="t-up",
             project_id=self.context.project_id,
             labels=dict(lifecycle.RDMA_LABELS, kube_tag="v1.34.2"),
-            image_id="ubuntu-2404-k134", **lifecycle.NO_PROXIES)
+            image_id="ubuntu-2404-k134", **lifecycle.TEMPLATE_FIXES)
         cluster.status = fields.ClusterStatus.UPDATE_IN_PROGRESS
         cluster.save()
         held = self.hold_helm()

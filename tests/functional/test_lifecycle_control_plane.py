@@ -41,8 +41,6 @@ from magnum_capi_rdma import magnum_objects
 from magnum_capi_rdma.services import runtime
 from tests.support import lifecycle
 
-#: Magnum's test template has made-up proxies, which the driver refuses.
-NO_PROXIES = {"http_proxy": None, "https_proxy": None, "no_proxy": None}
 UPDATE_COMPLETE = fields.ClusterStatus.UPDATE_COMPLETE
 UPDATE_IN_PROGRESS = fields.ClusterStatus.UPDATE_IN_PROGRESS
 
@@ -79,7 +77,7 @@ class TestControlPlaneAndUpgrades(lifecycle.LifecycleBase):
             uuid=str(uuid.uuid4()), name="t-" + uuid.uuid4().hex[:6],
             project_id=self.context.project_id,
             labels=dict(lifecycle.RDMA_LABELS, **labels),
-            image_id=image_id, **NO_PROXIES)
+            image_id=image_id, **lifecycle.TEMPLATE_FIXES)
 
     def created(self, **kw):
         cluster = self.make_cluster(**kw)

@@ -30,6 +30,7 @@ from kubernetes.client import exceptions
 import pytest
 import yaml
 
+from magnum_capi_rdma.adapters import kube as kube_rest
 from magnum_capi_rdma_dev.simulator import base
 from magnum_capi_rdma_dev.simulator import core
 from magnum_capi_rdma_dev.simulator import faults as faults_mod
@@ -209,9 +210,10 @@ class Bed(object):
             raise
 
     def patch(self, gv, plural, name, body):
-        return self.custom.patch_namespaced_custom_object(
-            gv[0], gv[1], self.namespace, plural, name, body,
-            _content_type=core.MERGE_PATCH, field_validation="Strict")
+        return kube_rest.patch_path(
+            self.custom.api_client, kube_rest.custom_path(
+                gv[0], gv[1], self.namespace, plural, name),
+            body, core.MERGE_PATCH, fieldValidation="Strict")
 
     def delete(self, gv, plural, name):
         self.custom.delete_namespaced_custom_object(
@@ -531,9 +533,10 @@ def test_autoscaled_group_starts_at_min_and_follows_the_scale_subresource(
     md = bed.get(CAPI, "machinedeployments", "auto-ng")
     assert md["spec"]["replicas"] == 2
     # The cluster autoscaler writes through the scale subresource.
-    bed.custom.patch_namespaced_custom_object_scale(
-        CAPI[0], CAPI[1], namespace, "machinedeployments", "auto-ng",
-        {"spec": {"replicas": 3}}, _content_type=core.MERGE_PATCH)
+    kube_rest.patch_path(
+        bed.custom.api_client, kube_rest.custom_path(
+            CAPI[0], CAPI[1], namespace, "machinedeployments", "auto-ng",
+            "scale"), {"spec": {"replicas": 3}}, core.MERGE_PATCH)
     converge(sim, lambda: len(bed.workers("auto", "ng")) == 3 and bed.get(
         CAPI, "machinedeployments", "auto-ng")["status"].get(
             "readyReplicas") == 3, "autoscaler size")

@@ -83,8 +83,10 @@ def __getattr__(name):
 
 
 #: Magnum's test template has made-up proxies ("fake_http_proxy"), which
-#: the driver refuses.
-NO_PROXIES = {"http_proxy": None, "https_proxy": None, "no_proxy": None}
+#: the driver refuses, and before Magnum 23 cluster_distro fedora-coreos
+#: (the Heat driver's), which it does not provide.
+TEMPLATE_FIXES = {"http_proxy": None, "https_proxy": None, "no_proxy": None,
+                  "cluster_distro": "ubuntu"}
 
 
 class DroppedFields(logging.Handler):
@@ -196,7 +198,7 @@ class LifecycleBase(db_base.DbTestCase):
             self.context, uuid=str(uuid.uuid4()), labels=labels,
             name="t-" + uuid.uuid4().hex[:6], image_id="ubuntu-2404",
             project_id=self.context.project_id,
-            master_lb_enabled=master_count > 1, **NO_PROXIES)
+            master_lb_enabled=master_count > 1, **TEMPLATE_FIXES)
         # As obj_utils.create_test_cluster, but with our own template.
         kw = dict(kw, uuid=str(uuid.uuid4()), name=name,
                   cluster_template_id=template.uuid, labels=labels,
@@ -362,12 +364,12 @@ class LifecycleTests(LifecycleBase):
             self.context, id=33, uuid=str(uuid.uuid4()), name="t2",
             project_id=self.context.project_id,
             labels=dict(RDMA_LABELS, kube_tag="v1.34.2"),
-            image_id="ubuntu-2404-k134", **NO_PROXIES)
+            image_id="ubuntu-2404-k134", **TEMPLATE_FIXES)
         bad_template = obj_utils.create_test_cluster_template(
             self.context, id=34, uuid=str(uuid.uuid4()), name="t3",
             project_id=self.context.project_id,
             labels=dict(RDMA_LABELS, kube_tag="v1.36.0"),
-            image_id="ubuntu-2404-k136", **NO_PROXIES)
+            image_id="ubuntu-2404-k136", **TEMPLATE_FIXES)
         default_worker = [n for n in cluster.nodegroups
                           if n.is_default and n.role != "master"][0]
         with pytest.raises(Exception) as info:
@@ -463,8 +465,9 @@ class LifecycleTests(LifecycleBase):
         lease["metadata"]["annotations"][operations.STARTED_KEY] = (
             started.isoformat())
         self.kube.replace_lease(self.namespace(cluster), lease)
-        cluster = self.sync(cluster)
-        assert cluster.status == fields.ClusterStatus.CREATE_FAILED
+        # The status pass reads the record from the watch cache, which
+        # sees the change a moment later.
+        cluster = self.wait_status(cluster, fields.ClusterStatus.CREATE_FAILED)
         assert cluster.status_reason.startswith("Timed out after 5 minutes")
         self.sim.clear_faults(release)
         self.driver.delete_cluster(self.context, cluster)

@@ -42,6 +42,17 @@ def test_status_mapping(status, transient):
                           "(HTTP %d)" % status)
 
 
+def test_a_strict_refusal_names_the_field():
+    """A refused patch quotes the object first: the field is kept."""
+    message = (' "" is invalid: patch: Invalid value: "{\\"apiVersion\\":'
+               + ' \\"x\\"' * 200 + '}": strict decoding error: '
+               'unknown field "spec.extra"')
+    error = kube.map_error(_api_exception(422, message), "patch", "cluster",
+                           "ns", "c1")
+    assert str(error) == ('cannot patch cluster ns/c1: strict decoding '
+                          'error: unknown field "spec.extra" (HTTP 422)')
+
+
 def test_connection_errors_are_transient():
     error = kube.map_error(
         urllib3.exceptions.MaxRetryError(None, "/x", "refused"), "list",

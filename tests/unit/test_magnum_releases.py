@@ -182,3 +182,35 @@ def test_the_lookup_goes_through_magnums_clients(client, monkeypatch):
                         lambda self: None)
     lookup = magnum_objects.OpenStackLookup()
     assert lookup.image_properties("img") == {"kube_version": "v1.34.2"}
+
+
+# -- urllib3 of the older series --
+
+@pytest.mark.parametrize("matches_itself", [True, False])
+def test_the_ssl_context_suits_the_installed_urllib3(monkeypatch,
+                                                     matches_itself):
+    """urllib3 1.x (2025.1, 2025.2) refuses a context that checks names.
+
+    It gives the TLS library no name for a server addressed by IP
+    ("check_hostname requires server_hostname") and matches the
+    certificate itself; the certificate is verified either way.
+    """
+    import ssl
+
+    from magnum_capi_rdma.adapters import rest
+
+    monkeypatch.setattr(rest, "URLLIB3_MATCHES_HOSTNAMES", matches_itself)
+    context = rest.ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is (not matches_itself)
+    insecure = rest.ssl_context(insecure=True)
+    assert insecure.verify_mode == ssl.CERT_NONE
+
+
+def test_urllib3_major_is_read_right():
+    import urllib3
+
+    from magnum_capi_rdma.adapters import rest
+
+    assert rest.URLLIB3_MATCHES_HOSTNAMES is (
+        versions.Version(urllib3.__version__).major < 2)

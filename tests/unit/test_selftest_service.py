@@ -158,3 +158,42 @@ def test_request_bumps_the_counter_of_the_cluster_found_by_uuid():
     assert record.request == 2
     assert service.show(kube, "c-1")[2].request == 2
     assert service.request(kube, "nope") is None
+
+
+def _conf(tmp_path, kubeconfig):
+    path = tmp_path / "magnum.conf"
+    path.write_text("[capi_rdma]\nkubeconfig_file = %s\n" % kubeconfig)
+    return str(path)
+
+
+def _kubeconfig(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: m\n  cluster:\n"
+        "    server: https://127.0.0.1:1\ncontexts:\n- name: m\n  context:\n"
+        "    cluster: m\n    user: u\ncurrent-context: m\nusers:\n"
+        "- name: u\n  user:\n    token: t\n")
+    return str(path)
+
+
+def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
+    from magnum_capi_rdma.cmd import cli
+
+    missing = _conf(tmp_path, tmp_path / "nope")
+    assert cli.main(["selftest", "c-1", "--config-file", missing]) == 2
+    assert "cannot reach the management cluster" in capsys.readouterr().err
+    conf = _conf(tmp_path, _kubeconfig(tmp_path))
+    monkeypatch.setattr(service, "request", lambda kube, uuid: None)
+    code = cli.main(["selftest", "c-1", "--config-file", conf])
+    err = capsys.readouterr().err
+    assert (code, "no cluster c-1" in err) == (1, True), err
+    monkeypatch.setattr(service, "request", lambda kube, uuid: st.Record(
+        request=4))
+    assert cli.main(["selftest", "c-1", "--config-file", conf]) == 0
+    assert "requested (request 4)" in capsys.readouterr().out
+    monkeypatch.setattr(service, "show", lambda kube, uuid: (
+        "magnum-p1", "c-rel", st.Record(result={"state": "passed"})))
+    assert cli.main(["selftest", "c-1", "--show", "--config-file",
+                     conf]) == 0
+    shown = capsys.readouterr().out
+    assert '"state": "passed"' in shown and '"running": null' in shown
