@@ -36,10 +36,12 @@ import collections
 import dataclasses
 import marshal
 import random
+import sys
 import threading
 import zlib
 
 from magnum_capi_rdma import capi
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import operations
 from magnum_capi_rdma import status
 
@@ -137,11 +139,15 @@ def decode(blob):
 
 
 def release_key(kind, obj):
-    """(namespace, release) an object belongs to, or None."""
+    """(namespace, release) an object belongs to, or None.
+
+    Interned: every kind's index of a release shares the two strings.
+    """
     release = capi.release_of(obj, by_spec=kind in ADDON_KINDS)
-    if not release:
+    namespace = capi.metadata(obj).get("namespace")
+    if not release or not isinstance(namespace, str):
         return None
-    return capi.metadata(obj).get("namespace"), release
+    return sys.intern(namespace), sys.intern(release)
 
 
 # -- the store -------------------------------------------------------------
@@ -298,7 +304,7 @@ def observed_from(found, release):
         cluster=one("cluster", release),
         openstack_cluster=one("openstackcluster", release),
         control_plane=one("kubeadmcontrolplane",
-                          release + "-control-plane"),
+                          contract.CHART_CONTROL_PLANE_NAME % release),
         machine_deployments=found.get("machinedeployment", ()),
         machines=found.get("machine", ()),
         addons=found.get("helmrelease", ()) + found.get("manifests", ()),
@@ -308,12 +314,12 @@ def observed_from(found, release):
 class Builder(object):
     """One kind's objects from a LIST, committed into a :class:`Store`.
 
-    Objects are projected as they are added and encoded every
-    :attr:`FLUSH` objects, so a LIST of any size holds at most that many
-    decoded objects at once.
+    Objects are projected as they are added and encoded once
+    :attr:`FLUSH` of them are pending and the next belongs to another
+    release, so a LIST of any size holds only a few decoded objects.
     """
 
-    FLUSH = 1000
+    FLUSH = 32
 
     def __init__(self, store, kind):
         self._store = store
@@ -333,11 +339,14 @@ class Builder(object):
         key = release_key(self.kind, obj)
         if key is None:
             return
+        if key not in self._pending and self._pending_count >= self.FLUSH:
+            # A LIST comes sorted by namespace and name, and names start
+            # with the release's: a release's objects come together, and
+            # the ones before are complete.
+            self._flush()
         self._pending.setdefault(key, {})[capi.name(obj)] = project(obj)
         self._pending_count += 1
         self.count += 1
-        if self._pending_count >= self.FLUSH:
-            self._flush()
 
     def _flush(self):
         for key, objects in self._pending.items():

@@ -245,6 +245,9 @@ class WorkloadServers(object):
         self._starting = threading.Semaphore(1)
         self._reaped_leftovers = False
         self.simulated = {}          # key -> kubelets.ClusterSimulation
+        #: (namespace, cluster, seconds to start, {process: MiB}) of every
+        #: server started, for reports.
+        self.started = []
         LOG.info("workload clusters: one API server per cluster under %s "
                  "(CRDs: %s)", self.root, self.crd_source)
 
@@ -288,6 +291,9 @@ class WorkloadServers(object):
                 return
             try:
                 server.start()
+                self.started.append((server.namespace, server.cluster,
+                                     server.started_in,
+                                     server.memory_mib()))
                 LOG.info("workload cluster %s/%s: API server %s ready in "
                          "%.1fs", server.namespace, server.cluster,
                          server.bed.server, server.started_in)

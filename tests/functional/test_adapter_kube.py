@@ -35,6 +35,26 @@ def kube(kube_api_client):
     return kube_adapter.Kube(kube_api_client, versions)
 
 
+def _machine_spec(cluster):
+    """What Cluster API's Machine schema requires (the bed serves it)."""
+    return {"clusterName": cluster,
+            "bootstrap": {"dataSecretName": "%s-bootstrap" % cluster},
+            "infrastructureRef": {
+                "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+                "kind": "OpenStackMachine", "name": "%s-m" % cluster}}
+
+
+#: The least of each kind that Cluster API's schemas accept.
+REQUIRED = {
+    "cluster": {},
+    "machine": _machine_spec("c0"),
+    "machinedeployment": {
+        "clusterName": "c0", "selector": {"matchLabels": {"md": "md"}},
+        "template": {"metadata": {"labels": {"md": "md"}},
+                     "spec": _machine_spec("c0")}},
+}
+
+
 def _object(kube, kind, namespace, name, spec=None, labels=None):
     group, version, plural = kube.gvp(kind)
     body = {
@@ -42,10 +62,10 @@ def _object(kube, kind, namespace, name, spec=None, labels=None):
         "kind": {"cluster": "Cluster", "machine": "Machine",
                  "machinedeployment": "MachineDeployment"}[kind],
         "metadata": {"name": name, "labels": labels or {}},
-        "spec": spec or {},
+        "spec": dict(REQUIRED[kind], **(spec or {})),
     }
     return kube.custom.create_namespaced_custom_object(
-        group, version, namespace, plural, body)
+        group, version, namespace, plural, body, field_validation="Strict")
 
 
 def test_from_config_reads_kubeconfig_file(kubeconfig, namespace):
@@ -88,9 +108,9 @@ def test_crud_on_custom_resources(kube, namespace):
     assert kube.get("cluster", namespace, "c1") is None
     _object(kube, "cluster", namespace, "c1", {"paused": False},
             labels={"x": "1"})
-    _object(kube, "machine", namespace, "m1", {"clusterName": "c1"},
+    _object(kube, "machine", namespace, "m1", _machine_spec("c1"),
             labels={"cluster.x-k8s.io/cluster-name": "c1"})
-    _object(kube, "machine", namespace, "m2", {"clusterName": "other"},
+    _object(kube, "machine", namespace, "m2", _machine_spec("other"),
             labels={"cluster.x-k8s.io/cluster-name": "other"})
 
     assert kube.get("cluster", namespace, "c1")["spec"] == {"paused": False}
@@ -101,10 +121,19 @@ def test_crud_on_custom_resources(kube, namespace):
     everywhere = kube.list_all("machine")
     assert {"m1", "m2"} <= {m["metadata"]["name"] for m in everywhere}
 
+    network = {"serviceDomain": "cluster.example"}
     patched = kube.patch("cluster", namespace, "c1",
-                         {"spec": {"paused": True, "extra": {"a": 1}}})
-    assert patched["spec"] == {"paused": True, "extra": {"a": 1}}
-    kube.patch("cluster", namespace, "c1", {"spec": {"extra": None}})
+                         {"spec": {"paused": True, "clusterNetwork": network}})
+    assert patched["spec"] == {"paused": True, "clusterNetwork": network}
+    kube.patch("cluster", namespace, "c1", {"spec": {"clusterNetwork": None}})
+    assert kube.get("cluster", namespace, "c1")["spec"] == {"paused": True}
+    # Strict field validation: a field Cluster API does not have is an
+    # error naming it, not dropped.
+    with pytest.raises(kube_adapter.KubeError) as caught:
+        kube.patch("cluster", namespace, "c1",
+                   {"spec": {"extra": {"a": 1}}})
+    assert caught.value.status == 422
+    assert 'unknown field "spec.extra"' in str(caught.value)
     assert kube.get("cluster", namespace, "c1")["spec"] == {"paused": True}
 
     kube.annotate("machine", namespace, "m1",

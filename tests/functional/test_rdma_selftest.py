@@ -105,12 +105,14 @@ def workload_servers(tmp_path_factory, summary_line):
     try:
         yield servers
     finally:
-        started = [s.started_in for s in servers._servers.values()
-                   if s.started_in]
-        if started:
-            summary_line("workload API servers (%s CRDs): started in %s s"
-                         % (servers.crd_source, ", ".join(
-                             "%.1f" % t for t in started)))
+        if servers.started:
+            summary_line(
+                "workload API servers (%s CRDs): %d started, in %s s, "
+                "resident %s MiB at start" % (
+                    servers.crd_source, len(servers.started), ", ".join(
+                        "%.1f" % s[2] for s in servers.started), ", ".join(
+                        "%.0f" % sum(s[3].values())
+                        for s in servers.started)))
         servers.stop_all()
 
 

@@ -212,6 +212,12 @@ def test_every_object_passes_the_real_schemas_strictly(
     [cluster] = [d for d in docs if d["kind"] == "OpenStackCluster"]
     network = cluster["spec"]["externalNetwork"]["id"]
     assert str(uuid.UUID(network)) == network
+    # The check can fail: a field CAPO does not have is refused.
+    cluster["spec"]["notAField"] = True
+    with pytest.raises(Exception) as caught:
+        kube.create(upstream.with_namespace(kube, cluster, namespace),
+                    strict=True, dry_run=True)
+    assert 'unknown field "spec.notAField"' in _refusal(caught.value)
 
 
 def _refusal(exc):

@@ -320,6 +320,11 @@ def main(argv=None):
     if existing:
         # A cluster of an earlier run (--keep): test it again, with this
         # run's fabric.
+        if (show.get("labels") or {}).get("rdma_selftest_enabled") != "true":
+            raise SystemExit(
+                "demo: cluster %s of an earlier demo has no RDMA self-test;"
+                " delete it (openstack coe cluster delete %s) and run the "
+                "demo again" % (CLUSTER, CLUSTER))
         set_fault(show["stack_id"], fault)
         shown = cli("coe", "cluster", "show", CLUSTER)
         previous = (json.loads((shown.get("health_status_reason") or {}).get(
