@@ -162,10 +162,14 @@ evaluated by Helm or by the addon provider.
 
 The driver checks every label before it creates anything and reports all
 problems at once, each naming the label, the bad value and what is
-allowed. An unknown label that is close to a known one, or that starts with
-``rdma_``, ``gpu_`` or ``capi_``, is an error ("did you mean ...?"); other
-unknown labels are left alone, so templates shared with other drivers
-still work. See what a template will do, without a cloud, with::
+allowed. A label the driver does not read is an error by default; an
+operator migrating templates shared with other drivers can set
+``[capi_rdma] unknown_labels = warn``, and the driver then ignores such
+labels and lists them in the cluster's ``status_reason``. A near miss of a
+known label ("did you mean ...?"), a label starting with ``rdma_``,
+``gpu_`` or ``capi_`` and another driver's label that this one
+deliberately does not support are refused either way. See what a template
+will do, without a cloud, with::
 
     magnum-capi-rdma render DESCRIPTION.yaml [--manifests]
 
