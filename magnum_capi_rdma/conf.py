@@ -284,6 +284,19 @@ site_opts = [
         "operator's SR-IOV network operator ships it), so rdma_mode "
         "ib-sriov is refused unless this is true.",
     ),
+    cfg.ListOpt(
+        "trusted_ca_files",
+        default=[],
+        help="PEM files of certificate authorities that the nodes of "
+        "every cluster trust besides the system's, e.g. of a private "
+        "registry (container_infra_prefix, registry_mirrors) or of a "
+        "TLS-inspecting proxy. Each file goes to the nodes' system trust "
+        "(the chart's trustedCAs: /usr/local/share/ca-certificates/"
+        "NAME.crt, NAME the file's name without its extension). Read "
+        "when a cluster is created or updated; a file that cannot be "
+        "read or holds anything but certificates fails the operation "
+        "with its name.",
+    ),
 ]
 
 selftest_opts = [
@@ -361,8 +374,34 @@ ALL_OPTS = management_opts + chart_opts + api_opts + timeout_opts + (
 
 
 def site_options(conf=cfg.CONF):
-    """The site settings the spec depends on, by name."""
-    return {name: conf[GROUP][name] for name in SITE_OPTIONS}
+    """The site settings the spec depends on, by name.
+
+    Files are read here (the spec does no I/O): ``trusted_ca_files``
+    becomes ``(path, text, error)`` triples, ``error`` why a file could
+    not be read (the spec reports it with the path).
+    """
+    options = {name: conf[GROUP][name] for name in SITE_OPTIONS}
+    options["trusted_ca_files"] = tuple(
+        _read_text(path) for path in options["trusted_ca_files"] or ())
+    return options
+
+
+#: Larger files are refused unread (a bundle of CAs is a few KiB).
+MAX_FILE_BYTES = 256 * 1024
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return path, None, exc.strerror or str(exc)
+    if len(data) > MAX_FILE_BYTES:
+        return path, None, "larger than %d KiB" % (MAX_FILE_BYTES // 1024)
+    try:
+        return path, data.decode("ascii"), None
+    except UnicodeDecodeError:
+        return path, None, "not ASCII text (PEM is)"
 
 
 def label_default_opts():

@@ -44,6 +44,10 @@ _TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 #: No label value is longer (the longest sane ones, lists of CIDRs or
 #: node labels, are far shorter); longer values are refused before any
 #: other work.
+#: ``where`` of a problem with an option of the site's configuration (a
+#: feature's site setting, e.g. ``[capi_rdma] trusted_ca_files``).
+SITE_CONFIGURATION = "site configuration"
+
 MAX_VALUE_LENGTH = 4096
 #: Integers are at most this many digits (no value needs more; Python's
 #: int() refuses or slows down on very long digit strings).

@@ -70,7 +70,8 @@ class Problem:
     where: str = ""
 
     def __str__(self):
-        noun = "field" if self.label in FIELD_NAMES else "label"
+        noun = ("option" if self.where == label_spec.SITE_CONFIGURATION else
+                "field" if self.label in FIELD_NAMES else "label")
         text = "%s: %s %s" % (self.where or "input", noun,
                               show_name(self.label))
         if self.value is not None:

@@ -28,6 +28,10 @@ without (direct) Internet access.
   go through it. The cluster's own networks are added to ``no_proxy``.
   Add-ons that call the OpenStack APIs (cloud controller manager, CSI)
   do not use the proxy: chart 0.27.0 has no setting for their environment.
+- the site's ``[capi_rdma] trusted_ca_files``: CAs every node trusts (a
+  private registry's, a TLS-inspecting proxy's), the chart's
+  ``trustedCAs``. A site setting, not a label: a CA is the operator's to
+  vouch for, and PEM does not fit in a label.
 
 Chart 0.27.0 has no value for node proxies; the drop-in goes through the
 kubeadm configuration the chart merges (``features.hosts``).
@@ -109,6 +113,7 @@ class Registries:
     http_proxy: str = None
     https_proxy: str = None
     no_proxy: tuple = ()
+    trusted_cas: tuple = ()        # ((name, PEM), ...)
 
     @property
     def proxied(self):
@@ -173,6 +178,58 @@ def _insecure(ctx):
     return value if "://" in value else "https://" + value
 
 
+#: A file of the chart's ``trustedCAs``: certificates only.
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n"
+                        r"([A-Za-z0-9+/=\r\n]+)"
+                        r"-----END CERTIFICATE-----")
+#: The name of the CA on the nodes (/usr/local/share/ca-certificates/).
+_CA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_CA_FILES = "[capi_rdma] trusted_ca_files"
+
+
+def _ca_name(path):
+    base = path.replace("\\", "/").rsplit("/", 1)[-1]
+    for extension in (".pem", ".crt", ".cer"):
+        if base.lower().endswith(extension):
+            return base[:-len(extension)]
+    return base
+
+
+def _pem_problem(text):
+    """Why ``text`` is not a PEM bundle of certificates, or None."""
+    blocks = list(_PEM_BLOCK.finditer(text))
+    if not blocks:
+        return "no PEM certificate in it"
+    rest = _PEM_BLOCK.sub("", text)
+    if rest.strip():
+        return "something else than certificates in it (only BEGIN/END " \
+            "CERTIFICATE blocks are allowed; never a private key)"
+    for block in blocks:
+        body = "".join(block.group(1).split())
+        if len(body) % 4 or "=" in body.rstrip("="):
+            return "a certificate that is not valid base64"
+    return None
+
+
+def _trusted_cas(ctx):
+    found = {}
+    for path, text, error in ctx.site_option("trusted_ca_files") or ():
+        name = _ca_name(path)
+        why = error or _pem_problem(text)
+        if why is None and not _CA_NAME.match(name):
+            why = ("its name %s is no file name for the nodes (letters, "
+                   "digits, '.', '_' and '-', at most 63)" % labels.show(name))
+        if why is None and name in found:
+            why = "a second file named %s" % name
+        if why:
+            ctx.problem(_CA_FILES, path, "readable PEM files of CA "
+                        "certificates with distinct names", why,
+                        where=labels.SITE_CONFIGURATION)
+            continue
+        found[name] = text.replace("\r\n", "\n").strip() + "\n"
+    return tuple(sorted(found.items()))
+
+
 def cluster_part(ctx):
     found = Registries(
         image_repository=ctx.label("container_infra_prefix"),
@@ -180,7 +237,8 @@ def cluster_part(ctx):
         insecure=_insecure(ctx),
         http_proxy=_proxy(ctx, "http_proxy"),
         https_proxy=_proxy(ctx, "https_proxy"),
-        no_proxy=_no_proxy(ctx))
+        no_proxy=_no_proxy(ctx),
+        trusted_cas=_trusted_cas(ctx))
     if found.no_proxy and not found.proxied:
         ctx.problem("no_proxy", ",".join(found.no_proxy), "unset without "
                     "http_proxy or https_proxy", "there is no proxy",
@@ -249,6 +307,8 @@ def contribute(spec):
     mirrors = _registry_mirrors(reg)
     if mirrors:
         values["registryMirrors"] = mirrors
+    if reg.trusted_cas:
+        values["trustedCAs"] = dict(reg.trusted_cas)
     if reg.image_repository:
         values["controlPlane"] = {"kubeadmConfigSpec": {
             "clusterConfiguration": {

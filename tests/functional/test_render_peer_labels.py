@@ -30,15 +30,23 @@ in CI (env ``CI`` set) that is a failure.
 """
 
 import copy
+import datetime
 import functools
 import json
 import pathlib
 import re
 import subprocess
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from oslo_config import cfg
 import pytest
 import yaml
 
+from magnum_capi_rdma import conf as capi_conf
 from magnum_capi_rdma import spec
 from magnum_capi_rdma import values
 from tests.support import peers
@@ -901,12 +909,8 @@ def test_image_kube_version_when_no_kube_tag(render):
     assert "kube_tag label" in text and "kube_version property" in text
 
 
-def test_airgapped_example(helm_bin, tmp_path):
-    """examples/migration/airgapped.yaml, through the real chart."""
-    root = pathlib.Path(__file__).resolve().parents[2]
-    with open(root / "examples" / "migration" / "airgapped.yaml") as handle:
-        built = spec.build_spec(yaml.safe_load(handle), site_options=SITE)
-    assert built.kube_version == "1.33.1"      # from the image property
+def _template(helm_bin, tmp_path, built):
+    """``helm template`` of the real chart; every object schema-checked."""
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values.build_values(built, "creds")))
     chart = upstream.require_upstream() / "charts" / "openstack-cluster"
@@ -917,6 +921,16 @@ def test_airgapped_example(helm_bin, tmp_path):
     docs = [d for d in yaml.safe_load_all(result.stdout) if d]
     for doc in docs:
         check_schema(doc)
+    return docs
+
+
+def test_airgapped_example(helm_bin, tmp_path):
+    """examples/migration/airgapped.yaml, through the real chart."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    with open(root / "examples" / "migration" / "airgapped.yaml") as handle:
+        built = spec.build_spec(yaml.safe_load(handle), site_options=SITE)
+    assert built.kube_version == "1.33.1"      # from the image property
+    docs = _template(helm_bin, tmp_path, built)
     assert kcp(docs)["clusterConfiguration"]["imageRepository"] == (
         "registry.example.com/kubernetes")
     assert "audit-log-path" in api_args(docs)
@@ -926,3 +940,73 @@ def test_airgapped_example(helm_bin, tmp_path):
             config, "quay.io")
     assert _proxy_drop_in(docs)
     assert device(docs, "containerd", "default-worker")["sizeGiB"] == 60
+
+
+def _ca_pem(common_name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _site_with_cas(paths):
+    conf = cfg.ConfigOpts()
+    capi_conf.register_opts(conf)
+    conf([], project="magnum-capi-rdma-test")
+    conf.set_override("trusted_ca_files", [str(p) for p in paths],
+                      group="capi_rdma")
+    return dict(capi_conf.site_options(conf), ib_sriov_cni_in_image=True)
+
+
+def test_trusted_ca_files_reach_every_node(helm_bin, render, tmp_path):
+    """``[capi_rdma] trusted_ca_files``, read from disk, through the chart.
+
+    A private registry's CA lands in every node's system trust (the
+    chart's trustedCAs: a file under /usr/local/share/ca-certificates and
+    update-ca-certificates before kubeadm), on control plane and workers.
+    """
+    registry, proxy = _ca_pem("registry CA"), _ca_pem("proxy CA")
+    (tmp_path / "registry-ca.pem").write_text(registry)
+    (tmp_path / "proxy.crt").write_text(proxy + "\n")
+    built = spec.build_spec(description(), site_options=_site_with_cas(
+        [tmp_path / "registry-ca.pem", tmp_path / "proxy.crt"]))
+    docs = _template(helm_bin, tmp_path, built)
+    for config in (kcp(docs), kct(docs)):
+        found = files(config)
+        assert found["/usr/local/share/ca-certificates/registry-ca.crt"] \
+            .strip() == registry.strip()
+        assert found["/usr/local/share/ca-certificates/proxy.crt"] \
+            .strip() == proxy.strip()
+        assert "update-ca-certificates" in config["preKubeadmCommands"]
+    assert "trustedCAs" not in values.build_values(build(), "creds")
+    assert "/usr/local/share/ca-certificates" not in json.dumps(
+        kct(render()))
+
+
+def test_trusted_ca_files_that_are_no_cas_are_refused(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    (tmp_path / "with-key.pem").write_text(_ca_pem("a") + key)
+    (tmp_path / "binary.pem").write_bytes(b"\x00\xff" * 10)
+    (tmp_path / "a.crt").write_text(_ca_pem("a"))
+    (tmp_path / "a.pem").write_text(_ca_pem("a"))
+    with pytest.raises(spec.InvalidSpec) as caught:
+        spec.build_spec(description(), site_options=_site_with_cas(
+            [tmp_path / name for name in (
+                "with-key.pem", "binary.pem", "missing.pem", "a.crt",
+                "a.pem")]))
+    text = str(caught.value)
+    assert "never a private key" in text and "PRIVATE KEY" not in text
+    assert "binary.pem': not ASCII text" in text
+    assert "missing.pem': No such file or directory" in text
+    assert "a.pem': a second file named a" in text
+    assert "a.crt'" not in text
+    assert text.count("option '[capi_rdma] trusted_ca_files'") == 4
