@@ -30,12 +30,14 @@ from oslo_config import cfg
 import yaml
 
 from magnum_capi_rdma import conf as capi_conf
+from magnum_capi_rdma import contract
 from magnum_capi_rdma import features
 from magnum_capi_rdma import labels as label_spec
 from magnum_capi_rdma import magnum_objects
 from magnum_capi_rdma import manifests
 from magnum_capi_rdma.manifests import common as manifest_common
 from magnum_capi_rdma import spec as spec_mod
+from magnum_capi_rdma import values as values_mod
 
 EXIT_INVALID = 1
 EXIT_INPUT = 2
@@ -60,6 +62,12 @@ def _parser():
     render.add_argument("--manifests", action="store_true",
                         help="print the RDMA/GPU objects of the workload "
                         "cluster instead of the chart values")
+    render.add_argument("--control-plane-fields", action="store_true",
+                        help="print, instead of the chart values, the "
+                        "KubeadmControlPlane fields the driver applies "
+                        "itself after Helm (the chart has no value for "
+                        "them, e.g. certificate_renewal_days): an apply "
+                        "patch with its field manager")
     render.add_argument("--config-file", action="append", default=[],
                         dest="config_files", metavar="PATH",
                         help="the driver's configuration (e.g. "
@@ -136,11 +144,37 @@ def _render(args, out, err):
         objects = manifests.build_manifests(spec)
         out.write("---\n".join(manifest_common.to_yaml(o) for o in objects))
         return 0
+    release = args.release or spec.name
+    owned = values_mod.control_plane_fields(spec)
+    if args.control_plane_fields:
+        out.write(yaml.safe_dump(control_plane_patch(release, owned),
+                                 default_flow_style=False, sort_keys=False))
+        return 0
     values = magnum_objects.chart_values(
-        spec, args.release or spec.name, args.credentials_secret)
+        spec, release, args.credentials_secret)
     out.write(yaml.safe_dump(values, default_flow_style=False,
                              sort_keys=False))
+    if owned:
+        err.write("note: the driver also applies %s to KubeadmControlPlane "
+                  "%s itself, after Helm (field manager %s): see "
+                  "--control-plane-fields\n" % (
+                      ", ".join("spec." + key for key in sorted(owned)),
+                      contract.CHART_CONTROL_PLANE_NAME % release,
+                      contract.FIELD_MANAGER))
     return 0
+
+
+def control_plane_patch(release, owned):
+    """What the driver applies to the chart's KubeadmControlPlane.
+
+    The object and fields :func:`services.converge.apply_control_plane_fields`
+    sends (by server-side apply, with the driver's field manager); an empty
+    ``spec``: none, and any it applied before are removed.
+    """
+    return {"fieldManager": contract.FIELD_MANAGER,
+            "kind": "KubeadmControlPlane",
+            "name": contract.CHART_CONTROL_PLANE_NAME % release,
+            "spec": owned}
 
 
 _INTRO = """\

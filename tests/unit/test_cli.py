@@ -69,6 +69,30 @@ def test_render_values_parse_back():
     assert "rdma-network" in vals["addons"]["custom"]
 
 
+def test_render_shows_the_fields_the_driver_applies_after_helm(tmp_path):
+    """The preview includes what the driver writes beside the chart."""
+    code, out, err = run("render", str(EXAMPLES / "minimal.yaml"),
+                         "--release", "r1")
+    assert code == 0 and "rolloutBefore" not in out
+    assert ("note: the driver also applies spec.rolloutBefore to "
+            "KubeadmControlPlane r1-control-plane itself") in err
+    code, out, err = run("render", str(EXAMPLES / "minimal.yaml"),
+                         "--release", "r1", "--control-plane-fields")
+    assert (code, err) == (0, "")
+    assert yaml.safe_load(out) == {
+        "fieldManager": "magnum-capi-rdma", "kind": "KubeadmControlPlane",
+        "name": "r1-control-plane",
+        "spec": {"rolloutBefore": {"certificatesExpiryDays": 30}}}
+    desc = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    desc["cluster_template"].setdefault("labels", {})[
+        "certificate_renewal_days"] = "0"
+    off = write(tmp_path, yaml.safe_dump(desc))
+    code, out, err = run("render", str(off), "--control-plane-fields")
+    assert (code, yaml.safe_load(out)["spec"]) == (0, {})
+    code, out, err = run("render", str(off))
+    assert (code, err) == (0, "")
+
+
 def test_render_credentials_secret_option():
     code, out, _ = run("render", str(EXAMPLES / "minimal.yaml"),
                        "--credentials-secret", "other")
