@@ -34,6 +34,10 @@ FAULTS = {
         (int, float), "seconds Machines stay Provisioning"),
     "stall": ((bool,), "nothing of the cluster progresses"),
     "stuck_deletion": ((bool,), "finalizers are never removed"),
+    "node_unhealthy": (
+        (str,), "the Node of the Machine of this name reports a problem: "
+        "the Machine's NodeHealthy condition is False (as Cluster API "
+        "mirrors the Node's conditions)"),
     # The workload cluster (simulator.workload, simulator.kubelets).
     "rdma_policy_state": (
         (str,), "the NicClusterPolicy's status.state stays this"),

@@ -83,7 +83,9 @@ class MachineController(base.Reconciler):
                 machine).get("providerID"):
             self._set_provider_id(machine)
             raise base.Skip()
-        status.update(self._machine_fields(snap, machine, next_phase))
+        status.update(self._machine_fields(
+            snap, machine, next_phase,
+            node_problem=faults.get("node_unhealthy") == name_of(machine)))
         self._write_status(kind, machine, status)
 
     def _next_machine_phase(self, snap, machine, cluster, phase, faults):
@@ -125,8 +127,11 @@ class MachineController(base.Reconciler):
         LOG.info("Machine %s/%s: server %s", ns_of(machine),
                  name_of(machine), server)
 
-    def _machine_fields(self, snap, machine, phase):
+    def _machine_fields(self, snap, machine, phase, node_problem=False):
         ok = phase in ("Provisioned", "Running")
+        # A Running machine's Node is healthy unless it reports a problem;
+        # before, there is no Node (Unknown).
+        node_healthy = (not node_problem) if phase == "Running" else None
         failed = phase == "Failed"
         fields = {
             "phase": phase,
@@ -157,11 +162,12 @@ class MachineController(base.Reconciler):
                 ("InfrastructureReady", ok or (False if failed else None),
                  "InstanceCreateFailed" if failed else "WaitingForInstance",
                  QUOTA_MESSAGE if failed else None),
-                ("NodeHealthy", phase == "Running" or None,
+                ("NodeHealthy", node_healthy,
+                 "NodeConditionsFailed" if node_problem else
                  "WaitingForNodeRef", None),
             ])
         fields["v1beta2"] = {"conditions": self._machine_v1beta2(
-            machine, phase, fields["bootstrapReady"], ok)}
+            machine, phase, fields["bootstrapReady"], ok, node_problem)}
         status = dict(status_of(machine))
         for key in ("addresses", "nodeRef", "nodeInfo"):
             if key not in fields and key in status and phase != "Deleting":
@@ -183,7 +189,8 @@ class MachineController(base.Reconciler):
             "operatingSystem": "linux", "architecture": "amd64"}
 
     @staticmethod
-    def _machine_v1beta2(machine, phase, bootstrap_ready, infra_ready):
+    def _machine_v1beta2(machine, phase, bootstrap_ready, infra_ready,
+                         node_problem=False):
         """The v1beta2 conditions CAPI 1.13 writes into a v1beta1 Machine.
 
         Ready and Available (not only Ready), the bootstrap config's and
@@ -210,8 +217,9 @@ class MachineController(base.Reconciler):
                  "Ready" if infra_ready else (
                      "InstanceCreateFailed" if failed else "NotReady"),
                  infra_message),
-                ("NodeHealthy", running or None,
-                 "NodeHealthy" if running else "NodeDoesNotExist", ""),
+                ("NodeHealthy", (not node_problem) if running else None,
+                 ("NodeNotHealthy" if node_problem else "NodeHealthy")
+                 if running else "NodeDoesNotExist", ""),
                 ("NodeReady", running or None,
                  "NodeReady" if running else "NodeDoesNotExist", ""),
                 ("Deleting", False, "NotDeleting", ""),

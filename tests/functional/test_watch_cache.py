@@ -172,19 +172,27 @@ class TestWatchCache(lifecycle.LifecycleBase):
             timeout, 0.1, what="the status cache to watch every kind")
 
     def set_node_healthy(self, cluster, value):
-        """Write a worker Machine's NodeHealthy condition (as CAPI does)."""
+        """A worker's Node healthy ("True") or reporting a problem.
+
+        Through the simulator (its ``node_unhealthy`` fault), which then
+        writes the Machine's NodeHealthy condition as Cluster API does,
+        and keeps it so while it reconciles the Machine.
+        """
         machine = self.machines(cluster, "default-worker")[0]
-        conditions = [c for c in machine["status"].get("conditions") or ()
-                      if c.get("type") != "NodeHealthy"]
-        conditions.append({"type": "NodeHealthy", "status": value,
-                           "reason": "" if value == "True" else
-                           "NodeConditionsFailed",
-                           "lastTransitionTime": "2026-12-01T00:00:00Z"})
-        self.kube.custom.patch_namespaced_custom_object_status(
-            *self.kube.gvp("machine")[:2], self.namespace(cluster),
-            "machines", machine["metadata"]["name"],
-            {"status": {"conditions": conditions}})
-        return machine["metadata"]["name"]
+        name = machine["metadata"]["name"]
+        if value == "True":
+            self.sim.clear_faults(cluster.stack_id)
+        else:
+            self.sim.set_faults(cluster.stack_id, {"node_unhealthy": name})
+
+        def written():
+            found = self.kube.get("machine", self.namespace(cluster), name)
+            return any(c.get("type") == "NodeHealthy" and
+                       c.get("status") == value
+                       for c in found["status"].get("conditions") or ())
+        lifecycle.wait_for(written, 60, 0.1,
+                           what="NodeHealthy %s on %s" % (value, name))
+        return name
 
     # -- tests --
 
@@ -277,13 +285,30 @@ class TestWatchCache(lifecycle.LifecycleBase):
         state = reflector.state
         lists, gone = state.lists, state.relists_gone
         # Resume from a revision long compacted: the API server answers
-        # 410 Gone in the watch stream; the reflector lists again.
+        # 410 Gone in the watch stream; the reflector lists again. The
+        # next watch of machines asks for revision 1 whatever the
+        # reflector saw meanwhile (an event or a bookmark arriving before
+        # the stop would otherwise move it on).
         compact_etcd(self.bed)
-        state.resource_version = "1"
-        machine = self.set_node_healthy(cluster, "False")
-        reflector._watch.stop()
-        lifecycle.wait_for(lambda: state.relists_gone == gone + 1, 30, 0.1,
-                           what="a relist after 410")
+        conn = reflector._conn
+        real_watch = conn.watch
+        armed = [True]
+
+        def watch_from_a_compacted_revision(kind, version, *args, **kw):
+            if kind == reflector.kind and armed:
+                armed.pop()
+                version = "1"
+            return real_watch(kind, version, *args, **kw)
+
+        conn.watch = watch_from_a_compacted_revision
+        try:
+            machine = self.set_node_healthy(cluster, "False")
+            reflector.stop()      # its current watch; the next is armed
+            lifecycle.wait_for(lambda: state.relists_gone == gone + 1, 60,
+                               0.1, what="a relist after 410")
+        finally:
+            del conn.watch
+        assert not armed
         assert state.lists == lists + 1
         lifecycle.wait_for(lambda: self.health(cluster)[0] == "UNHEALTHY",
                            30, 0.2, what="the unhealthy machine")
