@@ -19,6 +19,8 @@ timeouts, and the site defaults of every label (group ``[capi_rdma_labels]``,
 generated from the label spec so the two cannot drift apart).
 """
 
+import os
+
 from oslo_config import cfg
 
 from magnum_capi_rdma import features
@@ -390,7 +392,25 @@ def site_options(conf=cfg.CONF):
 MAX_FILE_BYTES = 256 * 1024
 
 
+#: path -> ((mtime, size), what _read_text returned): every create,
+#: update and health poll builds the spec; a file is read again only once
+#: it changed.
+_READ = {}
+
+
 def _read_text(path):
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return path, None, exc.strerror or str(exc)
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _READ.get(path)
+    if cached is None or cached[0] != key:
+        cached = _READ[path] = (key, _read_uncached(path))
+    return cached[1]
+
+
+def _read_uncached(path):
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)

@@ -77,3 +77,19 @@ def test_only_certificates(text, why):
 ])
 def test_the_name_on_the_nodes(path, name):
     assert registries._ca_name(path) == name
+
+
+def test_a_file_is_read_again_only_once_it_changed(tmp_path, monkeypatch):
+    """Health polls build the spec of every cluster: no read per poll."""
+    path = tmp_path / "ca.pem"
+    path.write_text(PEM)
+    reads = []
+    real = capi_conf._read_uncached
+    monkeypatch.setattr(capi_conf, "_read_uncached",
+                        lambda p: reads.append(p) or real(p))
+    for _ in range(3):
+        assert _site(tmp_path, path)[0][1] == PEM
+    assert len(reads) == 1
+    path.write_text(PEM + PEM)
+    assert _site(tmp_path, path)[0][1] == PEM + PEM
+    assert len(reads) == 2
