@@ -130,7 +130,12 @@ def main(argv=None):
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--state", required=True,
                         help="directory for certs, data, logs, kubeconfig")
-    parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument(
+        "--timeout", type=float,
+        default=cluster.ManagementCluster.READY_TIMEOUT,
+        help="(up) seconds to wait for /readyz; the wait ends as soon as "
+        "the API server is ready (default: %(default)s, long enough for a "
+        "busy machine)")
     parser.add_argument("--crds", action="store_true",
                         help="(up) also install the CRDs (Cluster API's "
                         "and CAPO's from ../shared/upstream when there)")

@@ -48,7 +48,7 @@ def apply(api_client):
                 raise
 
 
-def wait_for_policy(kubeconfig, timeout=30.0):
+def wait_for_policy(kubeconfig, timeout=180.0):
     """Until the admission policy refuses a namespace outside magnum-*.
 
     A new ValidatingAdmissionPolicy takes about a second to be enforced;

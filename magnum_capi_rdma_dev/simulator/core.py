@@ -286,9 +286,12 @@ class Simulator(ClusterController, ControlPlaneController,
 
         A bare kube-apiserver leaves a deleted namespace Terminating for
         ever (kube-controller-manager empties and finalizes it), and then
-        refuses anything new in it. Once no simulated object is left in a
-        Terminating namespace, its Secrets and ConfigMaps go and the
-        ``kubernetes`` finalizer is removed, as the real controller would.
+        refuses anything new in it. As the real controller does, every
+        object left in a Terminating namespace is deleted (the simulated
+        kinds through their finalizers, like the machine templates the
+        chart keeps on uninstall and Cluster API had not adopted yet);
+        once none is left, its Secrets and ConfigMaps go and the
+        ``kubernetes`` finalizer is removed.
         """
         for ns in self.core.list_namespace().items:
             name = ns.metadata.name
@@ -297,8 +300,11 @@ class Simulator(ClusterController, ControlPlaneController,
             if ns.status.phase != "Terminating" or "kubernetes" not in (
                     ns.spec.finalizers or ()):
                 continue
-            if any(ns_of(o) == name for items in snap.objects.values()
-                   for o in items):
+            left = [(kind, o) for kind, items in snap.objects.items()
+                    for o in items if ns_of(o) == name]
+            for kind, obj in left:
+                self._delete(kind, obj)
+            if left:
                 continue
             self.core.delete_collection_namespaced_secret(name)
             self.core.delete_collection_namespaced_config_map(name)

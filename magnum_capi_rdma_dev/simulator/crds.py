@@ -282,7 +282,7 @@ def upstream_crd_manifests(upstream, api_versions=None):
     return manifests
 
 
-def install_crds(api_client, api_versions=None, timeout=60, upstream=None):
+def install_crds(api_client, api_versions=None, timeout=180, upstream=None):
     """Create or replace every CRD, then wait until each is Established.
 
     :param upstream: the pinned artefacts' folder: Cluster API's and CAPO's

@@ -163,7 +163,7 @@ class WorkloadServer(object):
 
         began = time.monotonic()
         self.bed = bed_cluster.ManagementCluster(self.workdir)
-        self.bed.start(timeout=60)
+        self.bed.start()
         self.api_client = config.new_client_from_config(self.bed.kubeconfig)
         ext = client.ApiextensionsV1Api(self.api_client)
         for crd in self.crds:
@@ -172,7 +172,7 @@ class WorkloadServer(object):
             except client.ApiException as exc:
                 if exc.status != 409:
                     raise
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         for crd in self.crds:
             name = crd["metadata"]["name"]
             while not any(

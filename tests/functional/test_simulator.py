@@ -24,6 +24,7 @@ import ipaddress
 import re
 import subprocess
 import time
+import uuid
 
 from kubernetes import client
 from kubernetes.client import exceptions
@@ -885,3 +886,36 @@ def test_merge_patch_removes_what_is_gone_and_names_are_label_safe():
     assert core.int_or_percent("25%", 4, 0, True) == 1
     assert core.int_or_percent("30%", 4, 0, False) == 1
     assert core.int_or_percent(None, 4, 1, True) == 1
+
+
+def test_a_deleted_namespace_is_emptied_then_finalized(kube_api_client):
+    """The namespace controller's part: everything in it goes, then it.
+
+    Machine templates the chart keeps on uninstall and that nothing
+    adopted are deleted with the namespace, as kube-controller-manager
+    deletes every object of a Terminating namespace.
+    """
+    core_v1 = client.CoreV1Api(kube_api_client)
+    name = "ns-finalize-%s" % uuid.uuid4().hex[:6]
+    core_v1.create_namespace({"metadata": {"name": name}})
+    bed = Bed(kube_api_client, name)
+    sim = core.Simulator(kube_api_client, namespace=name, delays=ZERO,
+                         seed=1)
+    bed.create(release("gone", name, workers=1))
+    converge(sim, lambda: ready(bed, "gone", workers=1), "Ready")
+    orphan = node_group("gone", "old")[1]     # an unreferenced template
+    bed.create([orphan])
+    core_v1.delete_namespace(name)
+
+    def namespace_gone():
+        try:
+            core_v1.read_namespace(name)
+        except exceptions.ApiException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        return False
+    converge(sim, namespace_gone, "namespace %s gone" % name, pause=0.02)
+    assert bed.list(INFRA, "openstackmachinetemplates") == []
+    assert bed.list(CAPI, "clusters") == []
+    assert core_v1.list_namespaced_secret(name).items == []
