@@ -140,6 +140,9 @@ def write_pki(pki_dir):
     sa_key = ec.generate_private_key(ec.SECP256R1())
     files = {
         "ca.crt": ca_cert,
+        # Kept (0600, like the others) to sign the webhook serving
+        # certificate of Cluster API's managers (bed/capi.py).
+        "ca.key": _pem_key(ca_key),
         "apiserver.crt": serving_cert,
         "apiserver.key": _pem_key(serving_key),
         "sa.key": _pem_key(sa_key),
@@ -151,6 +154,30 @@ def write_pki(pki_dir):
         with open(os.path.join(pki_dir, name), "wb") as out:
             out.write(data)
         os.chmod(os.path.join(pki_dir, name), 0o600)
+
+
+def write_serving_cert(pki_dir, cert_dir):
+    """``tls.crt``/``tls.key`` for 127.0.0.1 signed by the bed's CA.
+
+    For webhook servers on loopback (controller-runtime's file names).
+    :returns: the CA certificate, base64 (a ``caBundle``).
+    """
+    with open(os.path.join(pki_dir, "ca.key"), "rb") as handle:
+        ca_key = serialization.load_pem_private_key(handle.read(), None)
+    with open(os.path.join(pki_dir, "ca.crt"), "rb") as handle:
+        ca_pem = handle.read()
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _certificate(
+        "webhooks", key, "capi-rdma-test-bed-ca", ca_key, False,
+        sans=(x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
+              x509.DNSName("localhost")))
+    os.makedirs(cert_dir, exist_ok=True)
+    for name, data in (("tls.crt", cert), ("tls.key", _pem_key(key))):
+        path = os.path.join(cert_dir, name)
+        with open(path, "wb") as out:
+            out.write(data)
+        os.chmod(path, 0o600)
+    return base64.b64encode(ca_pem).decode()
 
 
 def kubeconfig_dict(server, ca_pem, token, user="admin"):
@@ -244,9 +271,17 @@ class ManagementCluster(object):
             self._atexit = True
         return self
 
+    #: Stopped last, in this order (the controllers go first).
+    CORE = ("kube-apiserver", "etcd")
+
     def stop(self):
-        """Stop both processes (by PID) and wait for them to exit."""
-        for name in ("kube-apiserver", "etcd"):
+        """Stop every process (by PID) and wait for them to exit.
+
+        Controllers started with :meth:`spawn` (Cluster API's managers,
+        kube-controller-manager) go first, then kube-apiserver and etcd.
+        """
+        for name in [n for n in reversed(list(self._pids))
+                     if n not in self.CORE] + list(self.CORE):
             self._stop(name)
         if os.path.exists(self.pids_file):
             os.unlink(self.pids_file)
@@ -384,12 +419,25 @@ class ManagementCluster(object):
     def _log(self, name):
         return os.path.join(self.workdir, "%s.log" % name)
 
-    def _spawn(self, name, argv):
+    def spawn(self, name, argv, env=None):
+        """Start one more process of the bed (log: ``WORKDIR/NAME.log``).
+
+        :meth:`stop` stops it (before kube-apiserver and etcd);
+        :meth:`check_running` reports it if it exits.
+        """
+        self._spawn(name, argv, env)
+
+    def check_running(self):
+        """Raise BedError if a process this object started has exited."""
+        self._check_running(list(self._procs))
+
+    def _spawn(self, name, argv, env=None):
         with open(self._log(name), "ab") as log:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.workdir,
-                start_new_session=self.detach)
+                start_new_session=self.detach,
+                env=dict(os.environ, **env) if env else None)
         self._procs[name] = proc
         self._pids[name] = proc.pid
         self._write_pids()
@@ -432,8 +480,8 @@ class ManagementCluster(object):
             "--profiling=false",
         ])
 
-    def _check_running(self):
-        for name in ("etcd", "kube-apiserver"):
+    def _check_running(self, names=CORE):
+        for name in names:
             proc = self._procs.get(name)
             if proc is not None and proc.poll() is not None:
                 raise BedError(
@@ -461,7 +509,8 @@ class ManagementCluster(object):
         argv = pid_cmdline(pid)
         return (bool(argv) and pid_alive(pid)
                 and os.path.basename(argv[0]).startswith(
-                    ("etcd", "kube-apiserver"))
+                    ("etcd", "kube-apiserver", "kube-controller-manager",
+                     "capi-"))
                 and any(self.workdir in arg for arg in argv))
 
     def _wait_port_free(self, port, timeout=15):

@@ -20,6 +20,10 @@ reuses what an earlier run built.
 import os
 
 TOOLS = ("helm", "etcd", "kube-apiserver")
+#: Cluster API's own controllers and what they need (bed/capi.py).
+CAPI_TOOLS = ("kube-controller-manager", "capi-manager",
+              "capi-kubeadm-bootstrap-manager",
+              "capi-kubeadm-control-plane-manager", "capi-dev-manager")
 
 
 class ToolMissing(RuntimeError):
@@ -45,23 +49,23 @@ def tool_path(name):
 
     :param name: one of ``helm``, ``etcd``, ``kube-apiserver``.
     """
-    if name not in TOOLS:
+    if name not in TOOLS + CAPI_TOOLS:
         raise ValueError(
             "unknown test tool %r: expected one of %s"
-            % (name, ", ".join(TOOLS)))
+            % (name, ", ".join(TOOLS + CAPI_TOOLS)))
     path = os.path.join(bin_dir(), name)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise ToolMissing(
             "%s not found at %s: run tools/install-test-tools first "
-            "(it builds the pinned helm, etcd and kube-apiserver once)"
+            "(it builds the pinned binaries once)"
             % (name, path))
     return os.path.realpath(path)
 
 
-def missing_tools():
+def missing_tools(names=TOOLS):
     """Names of the pinned tools that are not built yet."""
     missing = []
-    for name in TOOLS:
+    for name in names:
         try:
             tool_path(name)
         except ToolMissing:

@@ -81,8 +81,14 @@ class Reconciler(object):
     ``_clock``, ``_rng`` and ``_ips``, and provides ``faults()``.
     """
 
+    #: Every kind this reconciler reads: {key: (option, plural, Kind)};
+    #: an option of None is Cluster API's in-memory provider (capo.py).
+    kinds = KINDS
+
     def _gvp(self, kind):
-        option, plural, _kind = KINDS[kind]
+        option, plural, _kind = self.kinds[kind]
+        if option is None:
+            return "infrastructure.cluster.x-k8s.io", "v1beta2", plural
         group, _, version = self.api_versions[option].partition("/")
         return group, version, plural
 
@@ -108,7 +114,8 @@ class Reconciler(object):
             {"status": patch}, MERGE_PATCH, fieldValidation=STRICT)
         phase = status.get("phase")
         if phase and phase != old.get("phase"):
-            LOG.info("%s %s/%s: phase %s -> %s", KINDS[kind][2], ns_of(obj),
+            LOG.info("%s %s/%s: phase %s -> %s", self.kinds[kind][2],
+                     ns_of(obj),
                      name_of(obj), old.get("phase") or "-", phase)
         obj["status"] = status
         return True
@@ -154,17 +161,17 @@ class Reconciler(object):
             return
         finalizers.remove(finalizer)
         self._patch(kind, obj, {"metadata": {"finalizers": finalizers}})
-        LOG.info("%s %s/%s: finalizer removed, gone", KINDS[kind][2],
+        LOG.info("%s %s/%s: finalizer removed, gone", self.kinds[kind][2],
                  ns_of(obj), name_of(obj))
 
     def _create(self, kind, namespace, body):
         group, version, plural = self._gvp(kind)
         body = dict(body, apiVersion="%s/%s" % (group, version),
-                    kind=KINDS[kind][2])
+                    kind=self.kinds[kind][2])
         self.custom.create_namespaced_custom_object(
             group, version, namespace, plural, body,
             field_validation=STRICT)
-        LOG.info("%s %s/%s: created", KINDS[kind][2], namespace,
+        LOG.info("%s %s/%s: created", self.kinds[kind][2], namespace,
                  name_of(body))
 
     def _delete(self, kind, obj):
@@ -179,7 +186,7 @@ class Reconciler(object):
         except exceptions.ApiException as exc:
             if exc.status != 404:
                 raise
-        LOG.info("%s %s/%s: deleting", KINDS[kind][2], ns_of(obj),
+        LOG.info("%s %s/%s: deleting", self.kinds[kind][2], ns_of(obj),
                  name_of(obj))
         obj.setdefault("metadata", {})["deletionTimestamp"] = now_iso()
 
@@ -197,7 +204,7 @@ class Reconciler(object):
         for ref in refs:
             ref = ref or {}
             for kind in ("osmt", "kct"):
-                if ref.get("kind") != KINDS[kind][2]:
+                if ref.get("kind") != self.kinds[kind][2]:
                     continue
                 template = snap.get(kind, ref.get("namespace") or namespace,
                                     ref.get("name"))

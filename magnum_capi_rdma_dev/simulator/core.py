@@ -46,6 +46,7 @@ from magnum_capi_rdma_dev.simulator.base import short_error
 from magnum_capi_rdma_dev.simulator.base import Skip
 from magnum_capi_rdma_dev.simulator.base import Snapshot
 from magnum_capi_rdma_dev.simulator.base import tolerated
+from magnum_capi_rdma_dev.simulator import capo
 from magnum_capi_rdma_dev.simulator.cluster import ClusterController
 from magnum_capi_rdma_dev.simulator.controlplane import (
     ControlPlaneController)
@@ -84,7 +85,7 @@ scale_down_order = objects.scale_down_order
 
 class Simulator(ClusterController, ControlPlaneController,
                 MachineDeploymentController, MachineController,
-                AddonController):
+                AddonController, capo.CapoMirrorController):
     """Writes what the CAPI, CAPO, KCP and addon controllers would write.
 
     One class per simulated controller (the modules of this package), all
@@ -106,12 +107,16 @@ class Simulator(ClusterController, ControlPlaneController,
         gets a real workload API server (its kubeconfig Secret points at
         it) on which :mod:`.kubelets` plays the nodes and operators; the
         caller stops them (``workloads.stop_all()``).
+    :param real_capi: the management cluster runs Cluster API's own
+        managers (``bed/capi.py``): write no Cluster API kind, play CAPO
+        by mirroring onto the in-memory provider (:mod:`.capo`) and the
+        add-on provider; the namespace controller is real too.
     """
 
     def __init__(self, api_client, namespace=None, faults=None, delays=None,
                  api_versions=None, workload_kubeconfig=None,
                  workload_server="https://127.0.0.1:1", seed=None,
-                 workloads=None):
+                 workloads=None, real_capi=False):
         from kubernetes import client
 
         self.api_client = api_client
@@ -123,6 +128,12 @@ class Simulator(ClusterController, ControlPlaneController,
         self.workload_kubeconfig = workload_kubeconfig
         self.workload_server = workload_server
         self.workloads = workloads
+        self.real_capi = real_capi
+        if real_capi:
+            if workloads is not None:
+                raise ValueError("real_capi: the workload clusters are "
+                                 "Cluster API's in-memory ones")
+            self.kinds = dict(KINDS, **capo.MIRROR_KINDS)
         self._faults = faults_mod.validate_faults(faults)
         self._lock = threading.Lock()
         self._clock = {}
@@ -227,9 +238,12 @@ class Simulator(ClusterController, ControlPlaneController,
         snap = self._read()
         self._ips = {}
         seen = set()
-        for kind in ("osc", "cluster", "kcp", "md", "ms", "machine",
-                     "helmrelease", "manifests"):
-            handler = getattr(self, "_reconcile_" + _HANDLERS.get(kind, kind))
+        order = (("osc", "osm", "helmrelease", "manifests") if self.real_capi
+                 else ("osc", "cluster", "kcp", "md", "ms", "machine",
+                       "helmrelease", "manifests"))
+        handlers = _MIRROR_HANDLERS if self.real_capi else _HANDLERS
+        for kind in order:
+            handler = getattr(self, "_reconcile_" + handlers.get(kind, kind))
             for obj in snap.items(kind):
                 seen.add(meta(obj).get("uid"))
                 cluster = self._cluster_name(snap, kind, obj)
@@ -246,10 +260,12 @@ class Simulator(ClusterController, ControlPlaneController,
                         raise
                     if not tolerated(exc):
                         raise
-                    LOG.debug("%s %s/%s: %s (next step)", KINDS[kind][2],
+                    LOG.debug("%s %s/%s: %s (next step)",
+                              self.kinds[kind][2],
                               ns_of(obj), name_of(obj), short_error(exc))
         self._clock = {k: v for k, v in self._clock.items() if k[0] in seen}
-        self._finalize_namespaces(snap)
+        if not self.real_capi:  # else kube-controller-manager does it
+            self._finalize_namespaces(snap)
         if self.workloads is not None:
             self.workloads.step(self, snap)
         self.steps += 1
@@ -274,7 +290,7 @@ class Simulator(ClusterController, ControlPlaneController,
 
     def _record_refusal(self, kind, obj, message):
         """A write the real schemas refused: the simulator is wrong."""
-        entry = (KINDS[kind][2], "%s/%s" % (ns_of(obj), name_of(obj)),
+        entry = (self.kinds[kind][2], "%s/%s" % (ns_of(obj), name_of(obj)),
                  message)
         LOG.error("%s %s: the API server refused the simulator's write: %s",
                   *entry)
@@ -315,7 +331,7 @@ class Simulator(ClusterController, ControlPlaneController,
 
     def _read(self):
         objects = {}
-        for kind in KINDS:
+        for kind in self.kinds:
             objects[kind] = self._list(kind)
         return Snapshot(objects, self._list_secrets())
 
@@ -343,7 +359,7 @@ class Simulator(ClusterController, ControlPlaneController,
         api_version = "%s/%s" % (group, version)
         for item in items:
             item.setdefault("apiVersion", api_version)
-            item.setdefault("kind", KINDS[kind][2])
+            item.setdefault("kind", self.kinds[kind][2])
         return items
 
     def _list_secrets(self):
@@ -359,6 +375,8 @@ class Simulator(ClusterController, ControlPlaneController,
     def _cluster_name(self, snap, kind, obj):
         if kind == "cluster":
             return name_of(obj)
+        if kind == "osm":
+            return labels_of(obj).get(CLUSTER_NAME)
         if kind in ("osc", "kcp"):
             for cluster in snap.items("cluster"):
                 ref = spec_of(cluster).get(
@@ -372,3 +390,4 @@ class Simulator(ClusterController, ControlPlaneController,
 
 
 _HANDLERS = {"helmrelease": "addon", "manifests": "addon"}
+_MIRROR_HANDLERS = dict(_HANDLERS, osc="osc_mirror", osm="osm_mirror")

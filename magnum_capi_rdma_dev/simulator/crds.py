@@ -233,7 +233,8 @@ def served_as_written(crd, version):
     return crd
 
 
-def _load_crds(directory):
+def load_crds(directory):
+    """Every CustomResourceDefinition of the ``*.yaml`` files of a folder."""
     # libyaml when there is one: the pure Python loader takes seconds
     # over the 1.7 MB of Cluster API's and CAPO's CRDs.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -267,7 +268,7 @@ def upstream_crd_manifests(upstream, api_versions=None):
         by_group.setdefault(group, version)
     manifests = []
     for folder in upstream_mod.MANAGEMENT_CRDS:
-        for crd in _load_crds(pathlib.Path(upstream) / "crds" / folder):
+        for crd in load_crds(pathlib.Path(upstream) / "crds" / folder):
             group = crd["spec"]["group"]
             if group not in by_group:
                 raise CRDError("CRD %s: no [capi_rdma] *_api_version names "
@@ -282,18 +283,23 @@ def upstream_crd_manifests(upstream, api_versions=None):
     return manifests
 
 
-def install_crds(api_client, api_versions=None, timeout=180, upstream=None):
+def install_crds(api_client, api_versions=None, timeout=180, upstream=None,
+                 manifests=None):
     """Create or replace every CRD, then wait until each is Established.
 
     :param upstream: the pinned artefacts' folder: Cluster API's and CAPO's
         own CRDs from it (:func:`upstream_crd_manifests`); None: generated
         CRDs for every kind (:func:`crd_manifests`).
+    :param manifests: exactly these CRDs instead (the bed with Cluster
+        API's own managers, ``bed/capi.py``).
     :returns: the CRDs installed.
     """
     from kubernetes import client
 
     api = client.ApiextensionsV1Api(api_client)
-    if upstream is None:
+    if manifests is not None:
+        pass
+    elif upstream is None:
         manifests = crd_manifests(api_versions)
     else:
         manifests = upstream_crd_manifests(upstream, api_versions)

@@ -142,6 +142,10 @@ def wait_for(predicate, timeout=90, interval=0.5, what="condition"):
 class LifecycleBase(db_base.DbTestCase):
     """The driver on the bed, and helpers; the tests are in subclasses."""
 
+    #: The labels of every cluster :meth:`make_cluster` makes (plus its
+    #: ``labels``).
+    BASE_LABELS = RDMA_LABELS
+
     @pytest.fixture(autouse=True)
     def _bed(self, management_cluster, simulator, helm_bin):
         # Resolved here: Magnum's TestCase points HOME at a temp folder.
@@ -193,7 +197,7 @@ class LifecycleBase(db_base.DbTestCase):
 
     def make_cluster(self, labels=None, node_count=2, master_count=1,
                      name="demo", **kw):
-        labels = dict(RDMA_LABELS, **(labels or {}))
+        labels = dict(self.BASE_LABELS, **(labels or {}))
         template = obj_utils.create_test_cluster_template(
             self.context, uuid=str(uuid.uuid4()), labels=labels,
             name="t-" + uuid.uuid4().hex[:6], image_id="ubuntu-2404",
