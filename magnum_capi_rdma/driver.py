@@ -91,6 +91,7 @@ class Driver(magnum_driver.Driver):
         change.save()
 
     def create_nodegroup(self, context, cluster, nodegroup):
+        resize.refuse_join_skew(cluster, nodegroup)
         self._converge().update(
             context, cluster, mo.build_spec(cluster),
             "the creation of node group %s" % nodegroup.name)

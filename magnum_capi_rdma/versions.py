@@ -63,3 +63,24 @@ def upgrade_problem(current, target, other_changes=False):
         return ("Skipping minor versions (%s to %s; upgrade to v%d.%d.x "
                 "first)" % (fmt % old, fmt % new, old[0], old[1] + 1))
     return None
+
+
+def join_problem(control_plane, group_version, group):
+    """Why new machines of node group ``group`` could not join, or None.
+
+    Cluster API's kubeadm bootstrap joins a machine only at the control
+    plane's minor version: its MachineSet preflight check
+    (``KubeadmVersionSkew``) creates no machine otherwise, and the
+    operation would wait until it times out. A group may still *run* an
+    older minor (Magnum upgrades node groups one at a time); it cannot
+    get new machines until it is upgraded.
+    """
+    cp = parse(control_plane)
+    ng = parse(group_version)
+    if cp is None or ng is None or cp[:2] == ng[:2]:
+        return None
+    return ("Adding nodes to node group %s at v%d.%d.%d while the control "
+            "plane runs v%d.%d.%d (Cluster API's kubeadm bootstrap joins "
+            "nodes only at the control plane's minor version, v%d.%d.x; "
+            "upgrade the node group first)" % (
+                (show(group),) + ng + cp + cp[:2]))

@@ -18,10 +18,13 @@ machines found are annotated so Cluster API deletes them first when the
 chart's new, lower count reaches their MachineSet.
 """
 
+from magnum.common import exception as magnum_exception
+
 from magnum_capi_rdma import capi
 from magnum_capi_rdma import contract
 from magnum_capi_rdma import errors
 from magnum_capi_rdma import magnum_objects as mo
+from magnum_capi_rdma import versions
 
 
 def refuse_autoscaled(spec, nodegroup):
@@ -35,6 +38,21 @@ def refuse_autoscaled(spec, nodegroup):
             "(between %s and %s nodes); change its "
             "min_node_count/max_node_count instead of resizing it"
             % (nodegroup.name, group.min_node_count, group.max_node_count))
+
+
+def refuse_join_skew(cluster, nodegroup):
+    """New machines of ``nodegroup`` must be able to join (kubeadm).
+
+    :raises magnum.common.exception.NotSupported: its version's minor is
+        not the control plane's (:func:`versions.join_problem`).
+    """
+    if nodegroup.role == "master" or not nodegroup.node_count:
+        return
+    version = mo.field(nodegroup, "version") or cluster.coe_version
+    problem = versions.join_problem(cluster.coe_version, version,
+                                    nodegroup.name)
+    if problem:
+        raise magnum_exception.NotSupported(operation=problem)
 
 
 def select_machines(machines, nodes_to_remove):

@@ -39,6 +39,7 @@ from magnum_capi_rdma_dev.bed import tools
 from magnum_capi_rdma_dev.simulator import capo
 from magnum_capi_rdma_dev.simulator import core
 from tests.conftest import require_bed_tools
+from tests.support import control_plane
 from tests.support import lifecycle
 from tests.support import upstream
 
@@ -91,10 +92,8 @@ def capo_mirror(capi_bed):
     api_client.close()
 
 
-class TestRealClusterAPI(lifecycle.LifecycleBase):
-    """Create, resize and delete, with Cluster API doing its own part."""
-
-    BASE_LABELS = {"kube_tag": "v1.33.1"}
+class OnRealClusterAPI(object):
+    """The driver on the bed with Cluster API's managers."""
 
     @pytest.fixture(autouse=True)
     def _bed(self, capi_bed, capo_mirror, helm_bin, summary_line):
@@ -102,6 +101,22 @@ class TestRealClusterAPI(lifecycle.LifecycleBase):
         self.helm_bin = helm_bin
         self.bed = capi_bed
         self.sim = capo_mirror
+
+
+class TestLifecycleOnRealClusterAPI(OnRealClusterAPI,
+                                    lifecycle.LifecycleTests):
+    """Every lifecycle test of the simulated bed, on real Cluster API."""
+
+
+class TestControlPlaneOnRealClusterAPI(OnRealClusterAPI,
+                                       control_plane.ControlPlaneTests):
+    """Control plane 1->3->1, scoped upgrades, on real Cluster API."""
+
+
+class TestRealClusterAPI(OnRealClusterAPI, lifecycle.LifecycleBase):
+    """Create, resize and delete, with Cluster API doing its own part."""
+
+    BASE_LABELS = {"kube_tag": "v1.33.1"}
 
     def custom(self):
         return client.CustomObjectsApi(self.kube.api_client)

@@ -50,3 +50,26 @@ def test_same_version_is_an_upgrade_when_something_else_changes():
         "v1.33.1", "v1.32.9", other_changes=True)
     assert "Skipping" in versions.upgrade_problem(
         "v1.33.1", "v1.35.0", other_changes=True)
+
+
+@pytest.mark.parametrize("control_plane, group", [
+    ("v1.34.2", "v1.34.2"),
+    ("v1.34.2", "v1.34.0"),   # another patch: kubeadm joins it
+    ("1.34.2", "v1.34.9"),
+    (None, "v1.33.1"),        # nothing known yet
+    ("v1.34.2", "latest"),
+])
+def test_join_allowed(control_plane, group):
+    assert versions.join_problem(control_plane, group, "ng") is None
+
+
+@pytest.mark.parametrize("control_plane, group", [
+    ("v1.34.2", "v1.33.1"),
+    ("v1.34.2", "v1.35.0"),
+    ("v1.34.2", "v2.34.2"),
+])
+def test_join_refused_at_another_minor(control_plane, group):
+    message = versions.join_problem(control_plane, group, "work<er>")
+    assert "node group 'work<er>' at %s" % group in message
+    assert "v%d.%d.x" % versions.parse(control_plane)[:2] in message
+    assert "upgrade the node group first" in message
