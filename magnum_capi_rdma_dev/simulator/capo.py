@@ -36,9 +36,9 @@ a fake workload API server and etcd per cluster on loopback):
   the server is gone.
 
 CAPO-shaped faults stay here: ``network_failure`` (the OpenStackCluster
-fails) and ``machine_quota_failure`` (servers are refused: the
-OpenStackMachine fails as CAPO reports Nova's quota error, and nothing is
-mirrored).
+fails, as in ``cluster``) and ``machine_quota_failure`` (servers are
+refused: the OpenStackMachine fails as CAPO reports Nova's quota error,
+and nothing is mirrored).
 """
 
 import logging
@@ -110,16 +110,7 @@ class CapoMirrorController(base.Reconciler):
         self._ensure_meta(kind, osc, FIN_OSC)
         faults = self.faults(namespace, cluster_name or name_of(osc))
         status = dict(status_of(osc))
-        if faults.get("network_failure"):
-            message = ("failed to reconcile network: %s"
-                       % faults["network_failure"])
-            status.update(ready=False, failureReason="CreateError",
-                          failureMessage=message,
-                          initialization={"provisioned": False},
-                          conditions=conditions(status.get("conditions"), [
-                              ("Ready", False, "NetworkCreateFailed",
-                               message)]))
-            self._write_status(kind, osc, status)
+        if self._network_failed(kind, osc, status, faults):
             return
         owner = _owner(osc, "Cluster")
         if owner is None:

@@ -70,16 +70,7 @@ class ClusterController(base.Reconciler):
             kind, osc, FIN_OSC,
             {CLUSTER_NAME: cluster_name} if cluster_name else None, cluster)
         status = dict(status_of(osc))
-        if faults.get("network_failure"):
-            message = ("failed to reconcile network: %s"
-                       % faults["network_failure"])
-            status.update(ready=False, failureReason="CreateError",
-                          failureMessage=message,
-                          initialization={"provisioned": False},
-                          conditions=conditions(status.get("conditions"), [
-                              ("Ready", False, "NetworkCreateFailed",
-                               message)]))
-            self._write_status(kind, osc, status)
+        if self._network_failed(kind, osc, status, faults):
             return
         status.pop("failureReason", None)
         status.pop("failureMessage", None)
@@ -102,6 +93,21 @@ class ClusterController(base.Reconciler):
             self._patch(kind, osc, {"spec": {"controlPlaneEndpoint": {
                 "host": host, "port": port}}}, guarded=False)
         self._write_status(kind, osc, status)
+
+    def _network_failed(self, kind, osc, status, faults):
+        """The ``network_failure`` fault: the OpenStackCluster fails."""
+        if not faults.get("network_failure"):
+            return False
+        message = ("failed to reconcile network: %s"
+                   % faults["network_failure"])
+        status.update(ready=False, failureReason="CreateError",
+                      failureMessage=message,
+                      initialization={"provisioned": False},
+                      conditions=conditions(status.get("conditions"), [
+                          ("Ready", False, "NetworkCreateFailed",
+                           message)]))
+        self._write_status(kind, osc, status)
+        return True
 
     def _osc_status(self, osc, cluster_name):
         spec = spec_of(osc)
