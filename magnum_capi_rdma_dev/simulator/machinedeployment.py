@@ -262,10 +262,12 @@ class MachineDeploymentController(base.Reconciler):
             return
         desired = int(spec_of(ms).get("replicas") or 0)
         live = [m for m in machines if not deleting(m)]
-        # Preflight check: new workers wait for an initialized control plane.
+        # Preflight checks: new workers wait for an initialized control
+        # plane, and kubeadm joins them only at its minor version.
         initialized = condition_status(
             cluster, "ControlPlaneInitialized") == "True"
-        if len(live) < desired and initialized:
+        blocked = self._kubeadm_version_skew(snap, cluster, ms)
+        if len(live) < desired and initialized and not blocked:
             taken = {name_of(m) for m in snap.items("machine")
                      if ns_of(m) == namespace}
             for _ in range(desired - len(live)):
@@ -284,7 +286,40 @@ class MachineDeploymentController(base.Reconciler):
             observedGeneration=meta(ms).get("generation"),
             v1beta2=replicas_v1beta2(ms, desired, machines, ready, live,
                                      None))
+        if blocked and len(live) < desired:
+            # As Cluster API 1.13 reports a failed preflight check.
+            status["conditions"] = conditions(status.get("conditions"), [
+                ("MachinesCreated", False, "PreflightCheckFailed",
+                 blocked)])
+            for condition in status["v1beta2"]["conditions"]:
+                if condition["type"] == "ScalingUp":
+                    condition["message"] = (
+                        "Scaling up from %d to %d replicas is blocked "
+                        "because:\n* %s" % (len(live), desired, blocked))
         self._write_status(kind, ms, status)
+
+    def _kubeadm_version_skew(self, snap, cluster, ms):
+        """Cluster API's ``KubeadmVersionSkew`` preflight check, or None.
+
+        A MachineSet bootstrapped by kubeadm creates machines only at the
+        control plane's major.minor version.
+        """
+        tspec = (spec_of(ms).get("template") or {}).get("spec") or {}
+        ref = (tspec.get("bootstrap") or {}).get("configRef") or {}
+        if ref.get("kind") != "KubeadmConfigTemplate":
+            return None
+        kcp = self._ref(snap, "kcp", cluster, "controlPlaneRef")
+        cp_version = spec_of(kcp).get("version") if kcp else None
+        ms_version = tspec.get("version")
+        cp, mine = _semver(cp_version), _semver(ms_version)
+        if cp is None or mine is None or cp[:2] == mine[:2]:
+            return None
+        return ("MachineSet version (%s) and ControlPlane version (%s) do "
+                "not conform to kubeadm version skew policy as kubeadm only "
+                "supports joining with the same major+minor version as the "
+                "control plane (\"KubeadmVersionSkew\" preflight check "
+                "failed)" % (".".join(map(str, mine)),
+                             ".".join(map(str, cp))))
 
     def _create_worker(self, ms, taken):
         spec = spec_of(ms)
@@ -318,6 +353,14 @@ class MachineDeploymentController(base.Reconciler):
                          "finalizers": [FIN_MACHINE]},
             "spec": mspec}
         self._create("machine", ns_of(ms), body)
+
+
+def _semver(version):
+    """(major, minor, patch) of ``v1.34.2`` / ``1.34.2``, else None."""
+    parts = str(version or "").lstrip("v").split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
 
 
 def replicas_v1beta2(obj, desired, machines, ready, updated, message,

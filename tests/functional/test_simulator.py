@@ -597,6 +597,33 @@ def test_addons_deploy_after_the_control_plane_and_upgrade(bed, sim,
     assert "Upgrading" in seen
 
 
+def test_no_worker_at_another_minor_than_the_control_plane(
+        bed, sim, namespace):
+    # Cluster API's KubeadmVersionSkew preflight check, as upstream.
+    bed.create(cluster_objects("skew", namespace, version="v1.34.2")
+               + node_group("skew", "md-0", 1, version="v1.33.1"))
+    ms = converge(sim, lambda: [
+        m for m in bed.list(CAPI, "machinesets")
+        if cond(m, "MachinesCreated") == "False"], "the check failed")[0]
+    message = [c for c in ms["status"]["conditions"]
+               if c["type"] == "MachinesCreated"][0]["message"]
+    assert "MachineSet version (1.33.1) and ControlPlane version " \
+        "(1.34.2)" in message
+    assert "KubeadmVersionSkew" in message
+    scaling = [c for c in ms["status"]["v1beta2"]["conditions"]
+               if c["type"] == "ScalingUp"][0]
+    assert scaling["message"].startswith(
+        "Scaling up from 0 to 1 replicas is blocked because:\n* ")
+    # Once the control plane is up, still no worker.
+    converge(sim, lambda: cond(bed.get(CAPI, "clusters", "skew"),
+                               "ControlPlaneReady") == "True",
+             "control plane ready")
+    for _ in range(5):
+        sim.step()
+    assert bed.workers("skew") == []
+    assert len(bed.machines("skew")) == 1   # the control plane only
+
+
 def test_fault_machine_quota(bed, sim, namespace):
     bed.create(cluster_objects("q", namespace))
     sim.set_faults("q", {"machine_quota_failure": True})
