@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import time
-from unittest import mock
 import urllib.request
 
 from kubernetes import config as kube_config
@@ -110,6 +109,8 @@ def compact_etcd(bed):
 
 class TestWatchCache(lifecycle.LifecycleBase):
 
+    BASE_LABELS = PLAIN_LABELS
+
     @pytest.fixture(autouse=True)
     def _bed(self, cache_bed, helm_bin):
         self.helm_bin = helm_bin
@@ -144,8 +145,7 @@ class TestWatchCache(lifecycle.LifecycleBase):
         return shared.connection.requests + shared.kube.requests
 
     def ready_cluster(self, name):
-        with mock.patch.object(lifecycle, "RDMA_LABELS", PLAIN_LABELS):
-            cluster = self.make_cluster(name=name)
+        cluster = self.make_cluster(name=name)
         self.driver.create_cluster(self.context, cluster, 30)
         cluster.save()
         return self.wait_status(cluster,
