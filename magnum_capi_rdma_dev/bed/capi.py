@@ -56,10 +56,6 @@ MANAGERS = (
 )
 #: The contract label CAPO's release puts on its CRDs.
 CONTRACT_LABELS = {"cluster.x-k8s.io/v1beta1": "v1beta1"}
-CAPO_GROUP = "infrastructure.cluster.x-k8s.io"
-CAPO_KINDS = ("OpenStackCluster", "OpenStackClusterTemplate",
-              "OpenStackMachine", "OpenStackMachineTemplate",
-              "OpenStackFloatingIPPool", "OpenStackServer")
 KCM_CONTROLLERS = "garbage-collector-controller,namespace-controller"
 
 

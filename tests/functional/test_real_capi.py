@@ -65,6 +65,10 @@ def capi_bed(tmp_path_factory, summary_line):
         pytest.fail("Cluster API binaries missing (%s): run "
                     "tools/install-test-tools" % ", ".join(missing),
                     pytrace=False)
+    try:
+        capi.manifests_dir()
+    except tools.ToolMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
     path = upstream.require_upstream()
     bed = bed_cluster.ManagementCluster(
         str(tmp_path_factory.mktemp("real-capi")))
@@ -149,11 +153,18 @@ class TestRealClusterAPI(OnRealClusterAPI, lifecycle.LifecycleBase):
         assert cluster.api_address.startswith("https://127.0.0.1:")
         assert len(cluster.master_addresses) == 1
         assert len(cluster.node_addresses) == 2
-        cl = self.custom().get_namespaced_custom_object(
-            "cluster.x-k8s.io", "v1beta2", ns, "clusters", cluster.stack_id)
-        available = [c for c in cl["status"]["conditions"]
-                     if c["type"] == "Available"]
-        assert available and available[0]["status"] == "True", available
+        # Cluster API's own verdict follows within its reconcile passes
+        # (its Available condition is computed from the
+        # MachineDeployments' after their status is written).
+
+        def available():
+            cl = self.custom().get_namespaced_custom_object(
+                "cluster.x-k8s.io", "v1beta2", ns, "clusters",
+                cluster.stack_id)
+            return any(c["type"] == "Available" and c["status"] == "True"
+                       for c in cl["status"].get("conditions") or ())
+        lifecycle.wait_for(available, 120, 0.5,
+                           what="the Cluster's v1beta2 Available=True")
         writers = self.status_writers(ns)
         assert {plural for plural, _ in writers} == {
             p for _, _, p in CAPI_KINDS}, writers
